@@ -1,0 +1,2 @@
+/** Library entry: the protocol core (usable without Node-RED). */
+export * from './protocol';

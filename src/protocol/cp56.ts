@@ -1,0 +1,143 @@
+/**
+ * CP56Time2a (IEC 60870-5-104), 7 bytes, local (China) wall-clock time. PROTOCOL.md §3.2.
+ *
+ * Decoded form, chosen so flows can read it and every byte pattern still round-trips:
+ *   - all seven bytes zero → null (records of failed starts carry no time);
+ *   - a plain valid time   → "YYYY-MM-DD HH:mm:ss" (".SSS" appended when milliseconds are set);
+ *   - anything else (invalid flag, summer-time bit, day of week, reserved bits, out-of-range
+ *     parts) → "cp56:" + the 14 hex digits, re-encoded verbatim.
+ */
+import { Field, FieldDoc, fieldError } from './fields';
+
+export interface WallTime {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+  ms: number;
+}
+
+const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
+
+export function formatWallTime(t: WallTime): string {
+  const base = `${pad(t.year, 4)}-${pad(t.month)}-${pad(t.day)} ${pad(t.hour)}:${pad(t.minute)}:${pad(t.second)}`;
+  return t.ms ? `${base}.${pad(t.ms, 3)}` : base;
+}
+
+/** China has used a fixed UTC+8 offset since 1991; the protocol has no zone field. */
+export const CHINA_OFFSET_MINUTES = 480;
+
+/** Wall time in a fixed-offset zone for an instant. */
+export function wallTimeOf(date: Date, offsetMinutes = CHINA_OFFSET_MINUTES): WallTime {
+  const d = new Date(date.getTime() + offsetMinutes * 60_000);
+  return {
+    year: d.getUTCFullYear(),
+    month: d.getUTCMonth() + 1,
+    day: d.getUTCDate(),
+    hour: d.getUTCHours(),
+    minute: d.getUTCMinutes(),
+    second: d.getUTCSeconds(),
+    ms: d.getUTCMilliseconds(),
+  };
+}
+
+/** The instant a wall time stands for in a fixed-offset zone. */
+export function instantOf(t: WallTime, offsetMinutes = CHINA_OFFSET_MINUTES): Date {
+  return new Date(Date.UTC(t.year, t.month - 1, t.day, t.hour, t.minute, t.second, t.ms) - offsetMinutes * 60_000);
+}
+
+const WALL_RE = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?$/;
+const ZONED_RE = /(Z|[+-]\d{2}:?\d{2})$/;
+
+/**
+ * Reads a wall time from "YYYY-MM-DD HH:mm[:ss[.SSS]]". A string with a zone (ISO "…Z" or
+ * "…+02:00"), a Date or epoch milliseconds is an instant and is converted to China time.
+ */
+export function parseWallTime(v: unknown): WallTime | null {
+  if (v instanceof Date) return isNaN(v.getTime()) ? null : wallTimeOf(v);
+  if (typeof v === 'number') return Number.isFinite(v) ? wallTimeOf(new Date(v)) : null;
+  if (typeof v !== 'string') return null;
+  const s = v.trim();
+  if (ZONED_RE.test(s)) {
+    const d = new Date(s);
+    return isNaN(d.getTime()) ? null : wallTimeOf(d);
+  }
+  const m = WALL_RE.exec(s);
+  if (!m) return null;
+  const t: WallTime = {
+    year: +m[1],
+    month: +m[2],
+    day: +m[3],
+    hour: +m[4],
+    minute: +m[5],
+    second: m[6] ? +m[6] : 0,
+    ms: m[7] ? +m[7].padEnd(3, '0') : 0,
+  };
+  return isValidWall(t) ? t : null;
+}
+
+function isValidWall(t: WallTime): boolean {
+  if (t.year < 2000 || t.year > 2127 || t.month < 1 || t.month > 12 || t.day < 1) return false;
+  const dim = new Date(Date.UTC(t.year, t.month, 0)).getUTCDate();
+  return t.day <= dim && t.hour < 24 && t.minute < 60 && t.second < 60 && t.ms < 1000;
+}
+
+export function decodeCp56(b: Buffer, o: number): string | null {
+  let zero = true;
+  for (let i = 0; i < 7; i++) if (b[o + i] !== 0) zero = false;
+  if (zero) return null;
+  const msAll = b[o] | (b[o + 1] << 8);
+  const t: WallTime = {
+    year: 2000 + b[o + 6],
+    month: b[o + 5],
+    day: b[o + 4],
+    hour: b[o + 3],
+    minute: b[o + 2],
+    second: Math.floor(msAll / 1000),
+    ms: msAll % 1000,
+  };
+  // Any flag, reserved bit or out-of-range part: keep the raw bytes rather than guess.
+  if (b[o + 2] > 59 || b[o + 3] > 23 || b[o + 4] > 31 || b[o + 5] > 12 || b[o + 6] > 127 || msAll > 59_999 || !isValidWall(t)) {
+    return 'cp56:' + b.subarray(o, o + 7).toString('hex').toUpperCase();
+  }
+  return formatWallTime(t);
+}
+
+export function encodeCp56(b: Buffer, o: number, v: unknown, ctx: string, name: string): void {
+  if (v === null || v === undefined) {
+    b.fill(0, o, o + 7);
+    return;
+  }
+  if (typeof v === 'string' && v.startsWith('cp56:')) {
+    const h = v.slice(5);
+    if (!/^[0-9A-Fa-f]{14}$/.test(h)) throw fieldError(ctx, name, v, 'must be "cp56:" followed by 14 hex digits');
+    Buffer.from(h, 'hex').copy(b, o);
+    return;
+  }
+  const t = parseWallTime(v);
+  if (!t) throw fieldError(ctx, name, v, 'must be a time "YYYY-MM-DD HH:mm:ss" (China time), an ISO time with zone, a Date or epoch ms, years 2000–2127');
+  const ms = t.second * 1000 + t.ms;
+  b[o] = ms & 0xff;
+  b[o + 1] = ms >>> 8;
+  b[o + 2] = t.minute;
+  b[o + 3] = t.hour;
+  b[o + 4] = t.day;
+  b[o + 5] = t.month;
+  b[o + 6] = t.year - 2000;
+}
+
+export function cp56(name: string, doc: Partial<FieldDoc> = {}): Field {
+  return {
+    name,
+    width: 7,
+    doc: { enc: 'CP56Time2a', ...doc },
+    decode(b, o, out) {
+      out[name] = decodeCp56(b, o);
+    },
+    encode(b, o, body, ctx) {
+      encodeCp56(b, o, body[name], ctx, name);
+    },
+  };
+}

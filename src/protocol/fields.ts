@@ -1,0 +1,383 @@
+/**
+ * Field codecs. Each constructor returns a Field: a fixed-width slice of a frame body that decodes
+ * into one or more properties of the body object and encodes back from them. Every codec is
+ * lossless for any byte pattern (odd BCD nibbles, bytes after an ASCII NUL, unusual time bits),
+ * so `encode(decode(bytes))` always gives the same bytes.
+ */
+import { YkcError } from './errors';
+
+export type Body = Record<string, unknown>;
+
+/** How a field is shown in the generated frame tables of the README. */
+export interface FieldDoc {
+  enc: string;
+  unit?: string;
+  values?: string;
+}
+
+export interface Field {
+  name: string;
+  width: number;
+  doc: FieldDoc;
+  decode(b: Buffer, o: number, out: Body): void;
+  /** Writes the field; `ctx` names the frame for error messages. */
+  encode(b: Buffer, o: number, body: Body, ctx: string): void;
+}
+
+export function fieldError(ctx: string, field: string, value: unknown, why: string): YkcError {
+  let shown: string;
+  try {
+    shown = JSON.stringify(value) ?? String(value);
+  } catch {
+    shown = String(value);
+  }
+  return new YkcError('YKC_FIELD', `${ctx}: field "${field}" ${why} (got ${shown})`, { frame: ctx, field, value });
+}
+
+// ---- hex and BCD ---------------------------------------------------------------------------
+
+const HEX2: string[] = [];
+for (let i = 0; i < 256; i++) HEX2.push(i.toString(16).toUpperCase().padStart(2, '0'));
+
+function hexSlice(b: Buffer, o: number, w: number): string {
+  let s = '';
+  for (let i = 0; i < w; i++) s += HEX2[b[o + i]];
+  return s;
+}
+
+const HEX_RE = /^[0-9A-Fa-f]*$/;
+
+/** Writes a hex-digit string right-aligned into w bytes, left-padding with zeros. */
+function writeHexDigits(b: Buffer, o: number, w: number, digits: string, ctx: string, name: string, raw: unknown, kind: string): void {
+  if (digits.length > w * 2) throw fieldError(ctx, name, raw, `has more than ${w * 2} ${kind}`);
+  if (!HEX_RE.test(digits)) throw fieldError(ctx, name, raw, `must contain only ${kind}`);
+  const padded = digits.length === w * 2 ? digits : digits.padStart(w * 2, '0');
+  for (let i = 0; i < w; i++) b[o + i] = parseInt(padded.substr(i * 2, 2), 16);
+}
+
+/** Packed BCD, most significant digit first, as a digit string of exactly 2·width characters. */
+export function bcd(name: string, width: number, doc: Partial<FieldDoc> = {}): Field {
+  return {
+    name,
+    width,
+    doc: { enc: `BCD ${width}`, ...doc },
+    decode(b, o, out) {
+      out[name] = hexSlice(b, o, width);
+    },
+    encode(b, o, body, ctx) {
+      const v = body[name];
+      if (v === undefined || v === null) {
+        b.fill(0, o, o + width);
+        return;
+      }
+      let digits: string;
+      if (typeof v === 'string') digits = v;
+      else if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) digits = String(v);
+      else if (typeof v === 'bigint' && v >= 0n) digits = v.toString();
+      else throw fieldError(ctx, name, v, 'must be a string of decimal digits');
+      if (!/^[0-9]*$/.test(digits) && !(HEX_RE.test(digits) && digits.length === width * 2)) {
+        throw fieldError(ctx, name, v, 'must contain only decimal digits');
+      }
+      writeHexDigits(b, o, width, digits, ctx, name, v, 'digits');
+    },
+  };
+}
+
+/** One or more BCD bytes read as a number (gun numbers: byte 0x12 is gun 12). */
+export function bcdNum(name: string, width = 1, doc: Partial<FieldDoc> = {}): Field {
+  const max = 10 ** (width * 2) - 1;
+  return {
+    name,
+    width,
+    doc: { enc: `BCD ${width}`, ...doc },
+    decode(b, o, out) {
+      const s = hexSlice(b, o, width);
+      // A byte that is not valid BCD stays a hex string, so the frame still round-trips.
+      out[name] = /^[0-9]+$/.test(s) ? Number(s) : s;
+    },
+    encode(b, o, body, ctx) {
+      const v = body[name];
+      if (v === undefined || v === null) throw fieldError(ctx, name, v, 'is required');
+      if (typeof v === 'string' && /^[0-9A-Fa-f]+$/.test(v) && v.length === width * 2) {
+        writeHexDigits(b, o, width, v, ctx, name, v, 'digits');
+        return;
+      }
+      const n = typeof v === 'string' && /^[0-9]+$/.test(v) ? Number(v) : v;
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > max) {
+        throw fieldError(ctx, name, v, `must be an integer from 0 to ${max}`);
+      }
+      writeHexDigits(b, o, width, String(n), ctx, name, v, 'digits');
+    },
+  };
+}
+
+/** Opaque bytes as an upper-case hex string in wire order; shorter input is left-padded with zeros. */
+export function hex(name: string, width: number, doc: Partial<FieldDoc> = {}): Field {
+  return {
+    name,
+    width,
+    doc: { enc: `BIN ${width}`, ...doc },
+    decode(b, o, out) {
+      out[name] = hexSlice(b, o, width);
+    },
+    encode(b, o, body, ctx) {
+      const v = body[name];
+      if (v === undefined || v === null || v === '') {
+        b.fill(0, o, o + width);
+        return;
+      }
+      if (typeof v !== 'string') throw fieldError(ctx, name, v, 'must be a hex string');
+      const digits = v.replace(/\s+/g, '');
+      writeHexDigits(b, o, width, digits.length % 2 ? '0' + digits : digits, ctx, name, v, 'hex digits');
+    },
+  };
+}
+
+/** Reserved bytes: shown only when a pile fills them with something other than zeros. */
+export function reserved(name: string, width: number): Field {
+  const f = hex(name, width, { values: 'reserved, zeros' });
+  return {
+    ...f,
+    decode(b, o, out) {
+      for (let i = 0; i < width; i++) {
+        if (b[o + i] !== 0) {
+          out[name] = hexSlice(b, o, width);
+          return;
+        }
+      }
+    },
+  };
+}
+
+// ---- ASCII -----------------------------------------------------------------------------------
+
+/**
+ * Text padded with NULs. Decoding drops trailing NULs only and maps bytes 1:1 (latin1), so any
+ * content round-trips. `reversed` is for the VIN of 0x31/0xA1, which the pile sends back to front.
+ */
+export function ascii(name: string, width: number, opts: { reversed?: boolean; doc?: Partial<FieldDoc> } = {}): Field {
+  const reversed = !!opts.reversed;
+  return {
+    name,
+    width,
+    doc: { enc: `ASCII ${width}${reversed ? ' (byte-reversed)' : ''}`, ...opts.doc },
+    decode(b, o, out) {
+      let s = '';
+      if (reversed) for (let i = o + width - 1; i >= o; i--) s += String.fromCharCode(b[i]);
+      else for (let i = o; i < o + width; i++) s += String.fromCharCode(b[i]);
+      let end = s.length;
+      while (end > 0 && s.charCodeAt(end - 1) === 0) end--;
+      out[name] = end === s.length ? s : s.slice(0, end);
+    },
+    encode(b, o, body, ctx) {
+      const v = body[name] ?? '';
+      if (typeof v !== 'string') throw fieldError(ctx, name, v, 'must be a string');
+      if (v.length > width) throw fieldError(ctx, name, v, `is longer than ${width} characters`);
+      for (let i = 0; i < width; i++) {
+        const c = i < v.length ? v.charCodeAt(i) : 0;
+        if (c > 0xff) throw fieldError(ctx, name, v, 'must be ASCII text');
+        b[reversed ? o + width - 1 - i : o + i] = c;
+      }
+    },
+  };
+}
+
+// ---- little-endian integers ------------------------------------------------------------------
+
+export function readUintLE(b: Buffer, o: number, w: number): number {
+  switch (w) {
+    case 1:
+      return b[o];
+    case 2:
+      return b[o] | (b[o + 1] << 8);
+    case 4:
+      return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16)) + b[o + 3] * 0x1000000;
+    default: {
+      let v = 0;
+      for (let i = w - 1; i >= 0; i--) v = v * 256 + b[o + i];
+      return v;
+    }
+  }
+}
+
+export function writeUintLE(b: Buffer, o: number, w: number, v: number): void {
+  for (let i = 0; i < w; i++) {
+    b[o + i] = v % 256;
+    v = Math.floor(v / 256);
+  }
+}
+
+export interface UintOpts {
+  /** Number of decimals on the wire: value = raw / 10^decimals. */
+  decimals?: number;
+  /** Added after scaling, in real units (−50 for °C + 50, −400 for BMS currents). */
+  offset?: number;
+  /** Raw 0 means "not available" (standby temperatures): decoded as null. */
+  zeroIsNull?: boolean;
+  unit?: string;
+  values?: string;
+}
+
+/** Unsigned little-endian integer (BIN), optionally scaled and offset into real units. */
+export function uint(name: string, width: number, opts: UintOpts = {}): Field {
+  const decimals = opts.decimals ?? 0;
+  const pow = 10 ** decimals;
+  const offsetRaw = Math.round((opts.offset ?? 0) * pow);
+  const maxRaw = 2 ** (width * 8) - 1;
+  const zeroIsNull = !!opts.zeroIsNull;
+  const plain = decimals === 0 && offsetRaw === 0;
+  const lo = offsetRaw / pow;
+  const hi = (maxRaw + offsetRaw) / pow;
+  return {
+    name,
+    width,
+    doc: {
+      enc: `BIN ${width}`,
+      unit: [opts.unit, decimals ? `×10^-${decimals}` : '', opts.offset ? `offset ${opts.offset}` : '']
+        .filter(Boolean)
+        .join(', ') || undefined,
+      values: opts.values,
+    },
+    decode(b, o, out) {
+      const raw = readUintLE(b, o, width);
+      if (zeroIsNull && raw === 0) out[name] = null;
+      // (raw + offset) / pow keeps the result the exact decimal the wire integer stands for.
+      else out[name] = plain ? raw : (raw + offsetRaw) / pow;
+    },
+    encode(b, o, body, ctx) {
+      const v = body[name];
+      if (v === null && zeroIsNull) {
+        writeUintLE(b, o, width, 0);
+        return;
+      }
+      if (v === undefined || v === null) throw fieldError(ctx, name, v, 'is required');
+      const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
+      if (typeof n !== 'number' || !Number.isFinite(n)) throw fieldError(ctx, name, v, 'must be a number');
+      const scaled = n * pow;
+      const rounded = Math.round(scaled);
+      if (Math.abs(scaled - rounded) > 1e-6 * Math.max(1, Math.abs(scaled))) {
+        throw fieldError(ctx, name, v, `has more than ${decimals} decimal${decimals === 1 ? '' : 's'}`);
+      }
+      const raw = rounded - offsetRaw;
+      if (raw < 0 || raw > maxRaw) throw fieldError(ctx, name, v, `is out of range ${lo}…${hi}`);
+      writeUintLE(b, o, width, raw);
+    },
+  };
+}
+
+/**
+ * Enumerated byte: the code under `name` and a readable English name under `name + "Name"`.
+ * Unknown codes decode to "unknown" and still round-trip.
+ */
+export function enumeration(name: string, width: number, table: Readonly<Record<number, string>>, doc: Partial<FieldDoc> = {}): Field {
+  const inner = uint(name, width);
+  const nameKey = name + 'Name';
+  const values = Object.entries(table)
+    .map(([k, v]) => `${Number(k)} ${v}`)
+    .join(', ');
+  return {
+    name,
+    width,
+    doc: { enc: `BIN ${width}`, values, ...doc },
+    decode(b, o, out) {
+      const code = readUintLE(b, o, width);
+      out[name] = code;
+      out[nameKey] = table[code] ?? 'unknown';
+    },
+    encode(b, o, body, ctx) {
+      const v = body[name];
+      if (typeof v === 'string' && !/^\d+$/.test(v)) {
+        // Accept the readable name too, so flows can write { result: "accepted" }.
+        const hit = Object.entries(table).find(([, n]) => n === v);
+        if (!hit) throw fieldError(ctx, name, v, `is not one of: ${values}`);
+        writeUintLE(b, o, width, Number(hit[0]));
+        return;
+      }
+      inner.encode(b, o, body, ctx);
+    },
+  };
+}
+
+/** A bit map decoded to the number plus the list of set flags' names (bit 0 first). */
+export function flags(name: string, width: number, listName: string, bitNames: readonly string[]): Field {
+  const inner = uint(name, width);
+  return {
+    name,
+    width,
+    doc: { enc: `BIN ${width}`, values: bitNames.map((n, i) => `bit ${i} ${n}`).join(', ') },
+    decode(b, o, out) {
+      const v = readUintLE(b, o, width);
+      out[name] = v;
+      const set: string[] = [];
+      for (let i = 0; i < width * 8; i++) if (v & (1 << i)) set.push(bitNames[i] ?? `bit${i}`);
+      out[listName] = set;
+    },
+    encode(b, o, body, ctx) {
+      if (body[name] === undefined && Array.isArray(body[listName])) {
+        let v = 0;
+        for (const f of body[listName] as unknown[]) {
+          const i = bitNames.indexOf(String(f));
+          if (i < 0) throw fieldError(ctx, listName, f, `is not one of: ${bitNames.join(', ')}`);
+          v |= 1 << i;
+        }
+        writeUintLE(b, o, width, v);
+        return;
+      }
+      inner.encode(b, o, body, ctx);
+    },
+  };
+}
+
+/**
+ * Sub-byte fields, least significant bit first ("bit 1" of the document = bit 0 here).
+ * Decodes to a nested object; parts whose name starts with "reserved" appear only when non-zero.
+ */
+export function bits(name: string, width: number, parts: ReadonlyArray<readonly [string, number]>, doc: Partial<FieldDoc> = {}): Field {
+  let total = 0;
+  for (const [, w] of parts) total += w;
+  if (total !== width * 8) throw new Error(`bits(${name}): parts cover ${total} of ${width * 8} bits`);
+  const inner = uint(name, width);
+  return {
+    name,
+    width,
+    doc: {
+      enc: `BIN ${width}, bit fields`,
+      values: parts.filter(([p]) => !p.startsWith('reserved')).map(([p, w]) => `${p} (${w} bit${w > 1 ? 's' : ''})`).join(', '),
+      ...doc,
+    },
+    decode(b, o, out) {
+      const v = readUintLE(b, o, width);
+      const obj: Record<string, number> = {};
+      let shift = 0;
+      for (const [p, w] of parts) {
+        const x = (v >>> shift) & ((1 << w) - 1);
+        if (x !== 0 || !p.startsWith('reserved')) obj[p] = x;
+        shift += w;
+      }
+      out[name] = obj;
+    },
+    encode(b, o, body, ctx) {
+      const src = body[name];
+      if (src === undefined || src === null) {
+        writeUintLE(b, o, width, 0);
+        return;
+      }
+      if (typeof src === 'number') {
+        inner.encode(b, o, { [name]: src }, ctx);
+        return;
+      }
+      if (typeof src !== 'object') throw fieldError(ctx, name, src, 'must be an object of bit fields');
+      let v = 0;
+      let shift = 0;
+      for (const [p, w] of parts) {
+        const x = (src as Record<string, unknown>)[p] ?? 0;
+        if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x >= 1 << w) {
+          throw fieldError(ctx, `${name}.${p}`, x, `must be an integer from 0 to ${(1 << w) - 1}`);
+        }
+        v += x * 2 ** shift;
+        shift += w;
+      }
+      writeUintLE(b, o, width, v);
+    },
+  };
+}

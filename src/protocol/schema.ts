@@ -1,0 +1,215 @@
+/**
+ * Declarative frame layouts. A layout is a list of fixed-width fields, optionally followed by a
+ * repeated group (offline-card lists). The same layout drives decoding and encoding, so each frame
+ * is described once (PROTOCOL.md §5) and the two directions cannot drift apart.
+ */
+import { YkcError, typeHex } from './errors';
+import { Body, Field, fieldError, FieldDoc } from './fields';
+
+export interface ListSpec {
+  name: string;
+  /** Width of the count byte(s) placed right before the items; 0 = items run to the end of the body. */
+  countWidth: 0 | 1;
+  item: Field[];
+  doc?: string;
+}
+
+export interface LayoutDef {
+  fields: Field[];
+  list?: ListSpec;
+  /** Label of a non-standard layout (e.g. the 5-tier record), reported as `variant`. */
+  variant?: string;
+  /** For encoding: does this body want this layout? The first layout is the default. */
+  match?: (body: Body) => boolean;
+}
+
+export interface Layout extends LayoutDef {
+  fixedWidth: number;
+  itemWidth: number;
+  offsets: number[];
+  itemOffsets: number[];
+}
+
+export type Direction = 'up' | 'down';
+
+export interface FrameSchemaDef {
+  type: number;
+  name: string;
+  /** Document title (Chinese) and an English gloss. */
+  zh: string;
+  en: string;
+  dir: Direction;
+  /** The frame type that answers this one, or that this one answers. */
+  reply?: number;
+  answers?: number;
+  /** Protocol version the frame first appears in ("1.6" for parallel charging, "1.7" for 0x3D). */
+  since?: string;
+  layouts: LayoutDef[];
+}
+
+export interface FrameSchema extends FrameSchemaDef {
+  layouts: Layout[];
+}
+
+function compileLayout(def: LayoutDef): Layout {
+  const offsets: number[] = [];
+  let o = 0;
+  for (const f of def.fields) {
+    offsets.push(o);
+    o += f.width;
+  }
+  const itemOffsets: number[] = [];
+  let iw = 0;
+  for (const f of def.list?.item ?? []) {
+    itemOffsets.push(iw);
+    iw += f.width;
+  }
+  return { ...def, fixedWidth: o, itemWidth: iw, offsets, itemOffsets };
+}
+
+export function defineFrame(def: FrameSchemaDef): FrameSchema {
+  return { ...def, layouts: def.layouts.map(compileLayout) };
+}
+
+/** Largest body a frame can carry: the length byte counts seq(2)+flag(1)+type(1)+body. */
+export const MAX_BODY = 255 - 4;
+
+function ctxOf(schema: FrameSchema): string {
+  return `${typeHex(schema.type)} ${schema.name}`;
+}
+
+function pickLayoutForDecode(schema: FrameSchema, len: number): Layout {
+  const ls = schema.layouts;
+  if (ls.length === 1) return ls[0];
+  for (const l of ls) if (!l.list && l.fixedWidth === len) return l;
+  return ls[0];
+}
+
+/**
+ * Decodes a body (without header or CRC). A body longer than a fixed layout keeps the surplus as
+ * `extra` (hex) so vendor additions are visible and still round-trip; `strict` refuses them.
+ */
+export function decodeBodyWith(schema: FrameSchema, b: Buffer, start: number, len: number, strict = false): Body {
+  const layout = pickLayoutForDecode(schema, len);
+  const out: Body = {};
+  const fixed = layout.fixedWidth;
+  if (len < fixed) {
+    throw new YkcError('YKC_LENGTH', `${ctxOf(schema)}: body is ${len} bytes, the layout needs ${fixed}`, {
+      frame: schema.name,
+      type: schema.type,
+      bodyLength: len,
+      expected: fixed,
+    });
+  }
+  const fields = layout.fields;
+  const offs = layout.offsets;
+  for (let i = 0; i < fields.length; i++) fields[i].decode(b, start + offs[i], out);
+  if (layout.variant) out.variant = layout.variant;
+  const list = layout.list;
+  if (list) {
+    let o = start + fixed;
+    const rest = len - fixed - list.countWidth;
+    if (rest < 0 || rest % layout.itemWidth !== 0) {
+      throw new YkcError('YKC_LENGTH', `${ctxOf(schema)}: body of ${len} bytes is not ${fixed + list.countWidth} + ${layout.itemWidth}·n`, {
+        frame: schema.name,
+        type: schema.type,
+        bodyLength: len,
+      });
+    }
+    const n = rest / layout.itemWidth;
+    if (list.countWidth) {
+      const count = b[o];
+      if (count !== n) {
+        throw new YkcError('YKC_LENGTH', `${ctxOf(schema)}: count byte says ${count} items, the body holds ${n}`, {
+          frame: schema.name,
+          type: schema.type,
+          count,
+          items: n,
+        });
+      }
+      o += list.countWidth;
+    }
+    const items: Body[] = [];
+    for (let k = 0; k < n; k++) {
+      const item: Body = {};
+      for (let i = 0; i < list.item.length; i++) list.item[i].decode(b, o + layout.itemOffsets[i], item);
+      items.push(item);
+      o += layout.itemWidth;
+    }
+    out[list.name] = items;
+  } else if (len > fixed) {
+    if (strict) {
+      throw new YkcError('YKC_LENGTH', `${ctxOf(schema)}: body is ${len} bytes, the layout has ${fixed}`, {
+        frame: schema.name,
+        type: schema.type,
+        bodyLength: len,
+        expected: fixed,
+      });
+    }
+    out.extra = b.subarray(start + fixed, start + len).toString('hex').toUpperCase();
+  }
+  return out;
+}
+
+function pickLayoutForEncode(schema: FrameSchema, body: Body): Layout {
+  for (const l of schema.layouts) if (l.match?.(body)) return l;
+  return schema.layouts[0];
+}
+
+/** Body length the encoder will produce for this body. */
+export function encodedBodyLength(schema: FrameSchema, body: Body): number {
+  const layout = pickLayoutForEncode(schema, body);
+  if (layout.list) {
+    const items = body[layout.list.name];
+    const n = Array.isArray(items) ? items.length : 0;
+    return layout.fixedWidth + layout.list.countWidth + n * layout.itemWidth;
+  }
+  const extra = typeof body.extra === 'string' ? body.extra.length / 2 : 0;
+  return layout.fixedWidth + Math.ceil(extra);
+}
+
+/** Encodes a body into b at start; b must have room for encodedBodyLength() bytes. */
+export function encodeBodyWith(schema: FrameSchema, body: Body, b: Buffer, start: number): number {
+  const ctx = ctxOf(schema);
+  const layout = pickLayoutForEncode(schema, body);
+  const fields = layout.fields;
+  for (let i = 0; i < fields.length; i++) fields[i].encode(b, start + layout.offsets[i], body, ctx);
+  let o = start + layout.fixedWidth;
+  const list = layout.list;
+  if (list) {
+    const items = body[list.name];
+    if (!Array.isArray(items)) throw fieldError(ctx, list.name, items, 'must be an array');
+    if (list.countWidth) b[o++] = items.length;
+    for (let k = 0; k < items.length; k++) {
+      const item = items[k];
+      if (typeof item !== 'object' || item === null) throw fieldError(ctx, `${list.name}[${k}]`, item, 'must be an object');
+      for (let i = 0; i < list.item.length; i++) {
+        list.item[i].encode(b, o + layout.itemOffsets[i], item as Body, `${ctx} ${list.name}[${k}]`);
+      }
+      o += layout.itemWidth;
+    }
+  } else if (body.extra !== undefined) {
+    const extra = body.extra;
+    if (typeof extra !== 'string' || !/^([0-9A-Fa-f]{2})*$/.test(extra)) throw fieldError(ctx, 'extra', extra, 'must be a hex string of whole bytes');
+    o += Buffer.from(extra, 'hex').copy(b, o);
+  }
+  return o - start;
+}
+
+/** Rows for the README frame tables: offset, width, name, encoding, unit, values. */
+export interface FieldRow extends FieldDoc {
+  offset: number | string;
+  width: number | string;
+  name: string;
+}
+
+export function describeLayout(layout: Layout): FieldRow[] {
+  const rows: FieldRow[] = layout.fields.map((f, i) => ({ offset: layout.offsets[i], width: f.width, name: f.name, ...f.doc }));
+  if (layout.list) {
+    const base = layout.fixedWidth;
+    if (layout.list.countWidth) rows.push({ offset: base, width: 1, name: '(count)', enc: 'BIN 1', values: `= ${layout.list.name}.length` });
+    const at = base + layout.list.countWidth;
+    layout.list.item.forEach((f, i) => rows.push({ offset: `${at}+${layout.itemWidth}k+${layout.itemOffsets[i]}`, width: f.width, name: `${layout.list!.name}[k].${f.name}`, ...f.doc }));
+  }
+  return rows;
+}

@@ -1,0 +1,5 @@
+export * from './options';
+export * from './session';
+export * from './records';
+export * from './gun-state';
+export * from './server';

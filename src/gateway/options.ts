@@ -1,0 +1,75 @@
+/** Gateway settings. Every limit is bounded and has a name (README "Limits"). */
+
+export type LoginPolicy = 'all' | 'allowlist' | 'ask';
+export type RecordConfirmMode = 'at-once' | 'after-store' | 'never';
+
+export interface GatewayOptions {
+  /** Who may log in: everyone, the allowlist, or the flow (via the 'loginRequest' event). */
+  loginPolicy: LoginPolicy;
+  allowlist: string[];
+  /** How long "ask" waits for an answer before refusing. */
+  loginAskTimeoutMs: number;
+
+  /** Automatic replies, each switchable. */
+  autoHeartbeat: boolean;
+  autoBillingModel: boolean;
+  autoTimeSync: boolean;
+  recordConfirm: RecordConfirmMode;
+  /** "after-store": how long a record waits for confirmRecord() before the hold is dropped (the pile resends). */
+  recordConfirmTimeoutMs: number;
+  /** Trade numbers remembered as confirmed, to recognise resends. */
+  confirmedMemory: number;
+
+  /** Pile heartbeat period (spec: 10 s) and how many silent periods make a pile offline. */
+  heartbeatPeriodMs: number;
+  missedHeartbeats: number;
+  /** A connection that has not logged in by then is closed. */
+  loginTimeoutMs: number;
+
+  maxConnections: number;
+  /** Garbage bytes per connection since its last good frame before it is closed. */
+  maxGarbageBytes: number;
+  /** Bytes queued for a pile that does not read before its connection is closed. */
+  maxOutboundBytes: number;
+  /** Outstanding request() calls per pile. */
+  maxPendingRequests: number;
+  /** Default request timeout. */
+  requestTimeoutMs: number;
+
+  /** Accept CRCs sent high byte first (JCPP-style piles). */
+  acceptHiFirstCrc: boolean;
+  /** 'spec': always send low byte first; 'learned': answer each pile in the order it uses. */
+  replyCrcOrder: 'spec' | 'learned';
+  /** Minutes east of UTC for the time we send (China: +480). */
+  utcOffsetMinutes: number;
+}
+
+export const DEFAULT_OPTIONS: GatewayOptions = {
+  loginPolicy: 'all',
+  allowlist: [],
+  loginAskTimeoutMs: 10_000,
+  autoHeartbeat: true,
+  autoBillingModel: true,
+  autoTimeSync: true,
+  recordConfirm: 'at-once',
+  recordConfirmTimeoutMs: 30_000,
+  confirmedMemory: 10_000,
+  heartbeatPeriodMs: 10_000,
+  missedHeartbeats: 3,
+  loginTimeoutMs: 60_000,
+  maxConnections: 20_000,
+  maxGarbageBytes: 4096,
+  maxOutboundBytes: 64 * 1024,
+  maxPendingRequests: 32,
+  requestTimeoutMs: 15_000,
+  acceptHiFirstCrc: true,
+  replyCrcOrder: 'spec',
+  utcOffsetMinutes: 480,
+};
+
+export function resolveOptions(partial: Partial<GatewayOptions> = {}): GatewayOptions {
+  const o: GatewayOptions = { ...DEFAULT_OPTIONS };
+  for (const [k, v] of Object.entries(partial)) if (v !== undefined) (o as unknown as Record<string, unknown>)[k] = v;
+  o.allowlist = [...new Set((o.allowlist ?? []).map((p) => String(p).trim()).filter(Boolean))];
+  return o;
+}

@@ -1,0 +1,686 @@
+/**
+ * YkcServer: accepts piles (over TCP or any Duplex), keeps a registry by pile number, answers
+ * what the protocol answers by itself (login, heartbeat, billing model, records, time) and lets
+ * callers send commands and await the pile's reply. No Node-RED here: nodes/ adapts it.
+ * Every event carries plain JSON (no sockets), so it can cross process boundaries later.
+ */
+import { EventEmitter } from 'events';
+import * as net from 'net';
+import { Duplex } from 'stream';
+import {
+  CrcOrder, decodeFrameAt, DecodedFrame, FrameInput, schemaForName, schemaForType, typeHex, wallTimeOf, formatWallTime, YkcError,
+} from '../protocol';
+import { GunStateChange, GunStateTracker } from './gun-state';
+import { GatewayOptions, resolveOptions } from './options';
+import { Arrival, RecordBook, RecordJournal } from './records';
+import { PileSession, SessionInfo } from './session';
+
+export interface FrameEvent {
+  sessionId: number;
+  /** The logged-in pile, or (before login) the number the frame claims. */
+  pileNo: string | null;
+  remote: string;
+  loggedIn: boolean;
+  version: string | null;
+  frame: DecodedFrame;
+  receivedAt: number;
+  /** Frame bytes as hex, when includeRaw is on. */
+  raw?: string;
+}
+
+export interface RecordEvent extends FrameEvent {
+  arrival: Arrival;
+  /** True when the gateway waits for confirmRecord() before acknowledging. */
+  held: boolean;
+}
+
+export interface SessionEvent {
+  sessionId: number;
+  pileNo: string | null;
+  remote: string;
+  reason?: string;
+  at: number;
+}
+
+export interface LoginEvent extends SessionEvent {
+  accepted: boolean;
+  version: string | null;
+  body: Record<string, unknown>;
+  replaced?: boolean;
+}
+
+export interface ProblemEvent {
+  code: string;
+  message: string;
+  sessionId?: number;
+  pileNo?: string | null;
+  remote?: string;
+  details?: Record<string, unknown>;
+  at: number;
+}
+
+export interface LoginRequestEvent {
+  sessionId: number;
+  pileNo: string;
+  remote: string;
+  body: Record<string, unknown>;
+}
+
+/** The shape of a decoded 0x0A / 0x58 body; pileNo is filled per pile. */
+export type TariffBody = Record<string, unknown> & { modelCode: string };
+
+export interface RequestOptions {
+  timeoutMs?: number;
+}
+
+interface PendingRequest {
+  session: PileSession;
+  replyType: number;
+  seq: number;
+  keyField: string | null;
+  keyValue: unknown;
+  sentAt: number;
+  timer: NodeJS.Timeout;
+  resolve(f: DecodedFrame): void;
+  reject(e: YkcError): void;
+}
+
+/** Which reply field identifies the request when the pile does not echo the sequence bytes. */
+const REPLY_KEY: Record<number, string> = { 0x33: 'tradeNo', 0xa3: 'tradeNo', 0x35: 'gunNo', 0x13: 'gunNo', 0x63: 'gunNo' };
+
+export interface Counters {
+  connections: number;
+  connectionsRefused: number;
+  loginsAccepted: number;
+  loginsRefused: number;
+  replaced: number;
+  offline: number;
+  framesIn: number;
+  framesOut: number;
+  framesInByType: Record<string, number>;
+  framesOutByType: Record<string, number>;
+  crcErrors: number;
+  hiFirstCrcFrames: number;
+  framingErrors: number;
+  garbageBytes: number;
+  decodeErrors: number;
+  framesBeforeLogin: number;
+  commands: number;
+  commandTimeouts: number;
+  commandFailures: number;
+  recordsReceived: number;
+  recordsConfirmed: number;
+  recordsRefused: number;
+  recordsDuplicate: number;
+  recordsExpired: number;
+}
+
+function newCounters(): Counters {
+  return {
+    connections: 0, connectionsRefused: 0, loginsAccepted: 0, loginsRefused: 0, replaced: 0, offline: 0,
+    framesIn: 0, framesOut: 0, framesInByType: {}, framesOutByType: {}, crcErrors: 0, hiFirstCrcFrames: 0,
+    framingErrors: 0, garbageBytes: 0, decodeErrors: 0, framesBeforeLogin: 0, commands: 0, commandTimeouts: 0,
+    commandFailures: 0, recordsReceived: 0, recordsConfirmed: 0, recordsRefused: 0, recordsDuplicate: 0, recordsExpired: 0,
+  };
+}
+
+export interface ServerEvents {
+  connection: [SessionEvent];
+  login: [LoginEvent];
+  loginRequest: [LoginRequestEvent];
+  online: [SessionEvent & { version: string | null }];
+  offline: [SessionEvent];
+  frame: [FrameEvent];
+  record: [RecordEvent];
+  recordDuplicate: [RecordEvent];
+  recordExpired: [{ tradeNo: string; pileNo: string; at: number }];
+  gunState: [GunStateChange];
+  sent: [FrameEvent];
+  problem: [ProblemEvent];
+  listening: [net.AddressInfo];
+  close: [];
+}
+
+export class YkcServer extends EventEmitter<ServerEvents> {
+  readonly options: GatewayOptions;
+  readonly counters = newCounters();
+  readonly records: RecordBook;
+  readonly gunStates: GunStateTracker;
+  /** Include frame bytes (hex) in frame events. */
+  includeRaw = false;
+  private readonly sessions = new Set<PileSession>();
+  private readonly byPile = new Map<string, PileSession>();
+  private readonly requests = new Map<PileSession, PendingRequest[]>();
+  private readonly tariffs = new Map<string, TariffBody>();
+  private defaultTariff: TariffBody | null = null;
+  private readonly loginWaits = new Map<number, { session: PileSession; seq: number; body: Record<string, unknown>; timer: NodeJS.Timeout }>();
+  private netServer: net.Server | null = null;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private closing = false;
+
+  constructor(options: Partial<GatewayOptions> = {}, journal?: RecordJournal) {
+    super();
+    this.options = resolveOptions(options);
+    this.records = new RecordBook(this.options.confirmedMemory, journal);
+    this.gunStates = new GunStateTracker((c) => this.emit('gunState', c));
+    this.sweepTimer = setInterval(() => this.sweep(), Math.min(1000, Math.max(50, this.options.heartbeatPeriodMs / 10)));
+    this.sweepTimer.unref?.();
+  }
+
+  // ---- transport -----------------------------------------------------------------------------
+
+  /** Starts listening; resolves with the bound address, rejects with YKC_LISTEN (port busy…). */
+  listen(port: number, host = '0.0.0.0'): Promise<net.AddressInfo> {
+    if (this.netServer) return Promise.reject(new YkcError('YKC_LISTEN', 'already listening'));
+    return new Promise((resolve, reject) => {
+      const srv = net.createServer({ noDelay: true }, (sock) => this.accept(sock));
+      const onError = (err: NodeJS.ErrnoException) => {
+        srv.close();
+        this.netServer = null;
+        reject(new YkcError('YKC_LISTEN', `cannot listen on ${host}:${port}: ${err.code ?? err.message}`, { host, port, errno: err.code }));
+      };
+      srv.once('error', onError);
+      srv.listen(port, host, () => {
+        srv.off('error', onError);
+        srv.on('error', (err) => this.problem(new YkcError('YKC_LISTEN', `listener error: ${err.message}`)));
+        this.netServer = srv;
+        const addr = srv.address() as net.AddressInfo;
+        this.emit('listening', addr);
+        resolve(addr);
+      });
+    });
+  }
+
+  address(): net.AddressInfo | null {
+    return (this.netServer?.address() as net.AddressInfo | null) ?? null;
+  }
+
+  private accept(sock: net.Socket): void {
+    const remote = `${sock.remoteAddress}:${sock.remotePort}`;
+    if (this.closing || this.sessions.size >= this.options.maxConnections) {
+      this.counters.connectionsRefused++;
+      sock.on('error', () => {});
+      sock.destroy();
+      this.problem(new YkcError('YKC_LIMIT', `connection from ${remote} refused: ${this.closing ? 'server closing' : `maxConnections ${this.options.maxConnections} reached`}`, { remote }));
+      return;
+    }
+    sock.setNoDelay(true);
+    sock.setKeepAlive(true, 60_000);
+    this.handle(sock, remote);
+  }
+
+  /** Serves one pile over any Duplex stream (a socket, or an in-memory pair in tests). */
+  handle(stream: Duplex, remote = 'stream'): PileSession {
+    const session = new PileSession(
+      stream,
+      remote,
+      {
+        frame: (s, f, order) => this.onFrame(s, f, order),
+        framingError: (s, err) => this.onFramingError(s, err),
+        closed: (s, reason) => this.onClosed(s, reason),
+      },
+      this.options,
+    );
+    this.sessions.add(session);
+    this.counters.connections++;
+    this.emit('connection', { sessionId: session.id, pileNo: null, remote, at: Date.now() });
+    return session;
+  }
+
+  /** Stops listening, closes every connection, rejects pending requests with YKC_CLOSED. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
+    const srv = this.netServer;
+    this.netServer = null;
+    const closed = srv ? new Promise<void>((r) => srv.close(() => r())) : Promise.resolve();
+    for (const w of this.loginWaits.values()) clearTimeout(w.timer);
+    this.loginWaits.clear();
+    for (const s of [...this.sessions]) s.close('server closing');
+    this.records.close();
+    await closed;
+    this.emit('close');
+  }
+
+  // ---- registry ------------------------------------------------------------------------------
+
+  session(pileNo: string): PileSession | undefined {
+    return this.byPile.get(pileNo);
+  }
+
+  isOnline(pileNo: string): boolean {
+    return this.byPile.has(pileNo);
+  }
+
+  /** Logged-in piles, with their guns' derived states. */
+  piles(): Array<SessionInfo & { guns: ReturnType<GunStateTracker['snapshot']> }> {
+    return [...this.byPile.values()].map((s) => ({ ...s.info(), guns: this.gunStates.snapshot(s.pileNo!) }));
+  }
+
+  connectionCount(): number {
+    return this.sessions.size;
+  }
+
+  onlineCount(): number {
+    return this.byPile.size;
+  }
+
+  // ---- tariffs -------------------------------------------------------------------------------
+
+  /** Sets the tariff answered to 0x05/0x09 for one pile, or the default for all (pileNo null). */
+  setTariff(pileNo: string | null, tariff: TariffBody | null): void {
+    if (pileNo === null) this.defaultTariff = tariff;
+    else if (tariff) this.tariffs.set(pileNo, tariff);
+    else this.tariffs.delete(pileNo);
+  }
+
+  tariffFor(pileNo: string): TariffBody | null {
+    return this.tariffs.get(pileNo) ?? this.defaultTariff;
+  }
+
+  // ---- sending -------------------------------------------------------------------------------
+
+  /** Sends a frame we originate (our own sequence number). Returns the sequence used. */
+  send(pileNo: string, frame: FrameInput): number {
+    const s = this.online(pileNo);
+    const seq = frame.seq ?? s.nextSeq();
+    this.write(s, { ...frame, seq });
+    return seq;
+  }
+
+  /** Sends a reply to a pile's request, copying the request's sequence value. */
+  reply(pileNo: string, requestSeq: number, frame: FrameInput): void {
+    this.write(this.online(pileNo), { ...frame, seq: requestSeq });
+  }
+
+  /**
+   * Sends a command and resolves with the pile's reply (matched by reply type and sequence, or
+   * by trade/gun number when a pile does not echo the sequence). Frames without a reply type
+   * resolve with null once written. Rejects with YKC_OFFLINE, YKC_TIMEOUT, YKC_CLOSED, YKC_LIMIT
+   * or the encoder's YKC_FIELD.
+   */
+  request(pileNo: string, frame: FrameInput, opts: RequestOptions = {}): Promise<DecodedFrame | null> {
+    let session: PileSession;
+    try {
+      session = this.online(pileNo);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const schema = typeof frame.type === 'number' ? schemaForType(frame.type) : schemaForName(String(frame.type ?? frame.name ?? ''));
+    const replyType = schema?.dir === 'down' ? schema.reply : undefined;
+    const list = this.requests.get(session) ?? [];
+    if (replyType !== undefined && list.length >= this.options.maxPendingRequests) {
+      return Promise.reject(new YkcError('YKC_LIMIT', `pile ${pileNo} already has ${list.length} requests waiting (maxPendingRequests)`, { pileNo }));
+    }
+    const seq = frame.seq ?? session.nextSeq();
+    try {
+      this.write(session, { ...frame, seq });
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    this.counters.commands++;
+    if (replyType === undefined) return Promise.resolve(null);
+    const keyField = REPLY_KEY[replyType] ?? null;
+    const keyValue = keyField ? (frame.body as Record<string, unknown> | undefined)?.[keyField] : undefined;
+    const timeoutMs = opts.timeoutMs ?? this.options.requestTimeoutMs;
+    return new Promise<DecodedFrame | null>((resolve, reject) => {
+      const p: PendingRequest = {
+        session, replyType, seq, keyField, keyValue, sentAt: Date.now(), resolve, reject,
+        timer: setTimeout(() => {
+          this.dropRequest(p);
+          this.counters.commandTimeouts++;
+          reject(new YkcError('YKC_TIMEOUT', `pile ${pileNo} did not answer ${schema!.name} (${typeHex(schema!.type)}) within ${timeoutMs} ms`, {
+            pileNo, type: schema!.type, name: schema!.name, timeoutMs,
+          }));
+        }, timeoutMs),
+      };
+      list.push(p);
+      this.requests.set(session, list);
+    });
+  }
+
+  private online(pileNo: string): PileSession {
+    const s = this.byPile.get(pileNo);
+    if (!s || s.state !== 'online') throw new YkcError('YKC_OFFLINE', `pile ${pileNo} is not online`, { pileNo });
+    return s;
+  }
+
+  private write(s: PileSession, frame: FrameInput): void {
+    const buf = s.send(frame);
+    this.counters.framesOut++;
+    const type = buf[5];
+    const k = typeHex(type);
+    this.counters.framesOutByType[k] = (this.counters.framesOutByType[k] ?? 0) + 1;
+    if (this.listenerCount('sent') > 0) {
+      this.emit('sent', {
+        sessionId: s.id, pileNo: s.pileNo, remote: s.remote, loggedIn: s.state === 'online', version: s.version,
+        frame: decodeFrameAt(buf, 0, buf.length), receivedAt: Date.now(), ...(this.includeRaw ? { raw: buf.toString('hex').toUpperCase() } : {}),
+      });
+    }
+  }
+
+  private dropRequest(p: PendingRequest): void {
+    clearTimeout(p.timer);
+    const list = this.requests.get(p.session);
+    if (!list) return;
+    const i = list.indexOf(p);
+    if (i >= 0) list.splice(i, 1);
+    if (!list.length) this.requests.delete(p.session);
+  }
+
+  private matchRequest(s: PileSession, f: DecodedFrame): PendingRequest | undefined {
+    const list = this.requests.get(s);
+    if (!list) return undefined;
+    const swapped = ((f.seq & 0xff) << 8) | (f.seq >>> 8);
+    let byKey: PendingRequest | undefined;
+    for (const p of list) {
+      if (p.replyType !== f.type) continue;
+      const keyOk = p.keyField === null || p.keyValue === undefined || String(f.body[p.keyField]) === String(p.keyValue);
+      if ((p.seq === f.seq || p.seq === swapped) && keyOk) return p;
+      if (keyOk && !byKey) byKey = p;
+    }
+    return byKey;
+  }
+
+  // ---- records -------------------------------------------------------------------------------
+
+  /**
+   * Acknowledges a held record (0x40 result 0, or 1 = illegal record when ok is false). Works
+   * for records held now, confirmed before (sent again), or known only from the journal / the
+   * given pile number. Returns false when the pile cannot be reached now (it will resend).
+   */
+  confirmRecord(tradeNo: string, ok = true, pileNo?: string): boolean {
+    const result = ok ? 0 : 1;
+    const held = this.records.pending.get(tradeNo);
+    const target = held?.pileNo ?? pileNo ?? this.records.unconfirmedPile(tradeNo);
+    this.records.markConfirmed(tradeNo, result);
+    if (ok) this.counters.recordsConfirmed++;
+    else this.counters.recordsRefused++;
+    const s = target ? this.byPile.get(target) : undefined;
+    if (!s || s.state !== 'online') return false;
+    this.write(s, { type: 0x40, seq: held ? held.seq : s.nextSeq(), body: { tradeNo, result } });
+    return true;
+  }
+
+  private onRecord(s: PileSession, ev: FrameEvent): void {
+    const f = ev.frame;
+    const tradeNo = String(f.body.tradeNo);
+    const pileNo = s.pileNo!;
+    const arrival = this.records.classify(tradeNo);
+    this.counters.recordsReceived++;
+    const mode = this.options.recordConfirm;
+    if (arrival === 'resend-confirmed') {
+      // Already safe downstream: acknowledge again, never hand it to the flow twice.
+      this.counters.recordsDuplicate++;
+      this.write(s, { type: 0x40, seq: f.seq, body: { tradeNo, result: this.records.confirmedResult(tradeNo) ?? 0 } });
+      this.emit('recordDuplicate', { ...ev, arrival, held: false });
+      return;
+    }
+    if (arrival === 'resend-pending') {
+      const p = this.records.pending.get(tradeNo)!;
+      p.seq = f.seq;
+      p.resends++;
+      this.counters.recordsDuplicate++;
+      this.emit('recordDuplicate', { ...ev, arrival, held: true });
+      return;
+    }
+    if (mode === 'at-once') {
+      this.records.markConfirmed(tradeNo, 0);
+      this.counters.recordsConfirmed++;
+      this.write(s, { type: 0x40, seq: f.seq, body: { tradeNo, result: 0 } });
+      this.emit('record', { ...ev, arrival, held: false });
+      return;
+    }
+    const timeout = this.options.recordConfirmTimeoutMs;
+    const timer = setTimeout(() => {
+      if (this.records.expire(tradeNo)) {
+        this.counters.recordsExpired++;
+        this.emit('recordExpired', { tradeNo, pileNo, at: Date.now() });
+      }
+    }, timeout);
+    timer.unref?.();
+    this.records.hold({ tradeNo, pileNo, seq: f.seq, type: f.type, receivedAt: ev.receivedAt, resends: 0, timer });
+    this.emit('record', { ...ev, arrival, held: true });
+  }
+
+  // ---- login ---------------------------------------------------------------------------------
+
+  /** Answers a 'loginRequest' (policy "ask"). Returns false if that login is no longer waiting. */
+  answerLogin(sessionId: number, accept: boolean, reason = 'refused by the flow'): boolean {
+    const w = this.loginWaits.get(sessionId);
+    if (!w) return false;
+    clearTimeout(w.timer);
+    this.loginWaits.delete(sessionId);
+    if (w.session.state === 'closed') return false;
+    this.finishLogin(w.session, w.seq, w.body, accept, reason);
+    return true;
+  }
+
+  private onLogin(s: PileSession, f: DecodedFrame): void {
+    const body = f.body;
+    const pileNo = String(body.pileNo);
+    const policy = this.options.loginPolicy;
+    if (policy === 'allowlist') {
+      const ok = this.options.allowlist.includes(pileNo);
+      this.finishLogin(s, f.seq, body, ok, ok ? '' : 'not in the allowlist');
+      return;
+    }
+    if (policy === 'ask') {
+      const prev = this.loginWaits.get(s.id);
+      if (prev) clearTimeout(prev.timer);
+      const timer = setTimeout(() => this.answerLogin(s.id, false, 'no answer from the flow'), this.options.loginAskTimeoutMs);
+      this.loginWaits.set(s.id, { session: s, seq: f.seq, body, timer });
+      this.emit('loginRequest', { sessionId: s.id, pileNo, remote: s.remote, body });
+      return;
+    }
+    this.finishLogin(s, f.seq, body, true, '');
+  }
+
+  private finishLogin(s: PileSession, seq: number, body: Record<string, unknown>, accept: boolean, reason: string): void {
+    const pileNo = String(body.pileNo);
+    const at = Date.now();
+    if (!accept) {
+      this.counters.loginsRefused++;
+      try {
+        this.write(s, { type: 0x02, seq, body: { pileNo, result: 1 } });
+      } catch {
+        /* encoding a refusal cannot fail for a decoded pile number; nothing to send otherwise */
+      }
+      this.emit('login', { sessionId: s.id, pileNo, remote: s.remote, accepted: false, reason, version: null, body, at });
+      // Give the refusal a moment to leave before closing (the spec: the platform closes).
+      (s.stream as net.Socket).end?.();
+      setTimeout(() => s.close(`login refused: ${reason}`), 50).unref?.();
+      return;
+    }
+    const old = this.byPile.get(pileNo);
+    let replaced = false;
+    if (old && old !== s) {
+      replaced = true;
+      this.counters.replaced++;
+      // Unregister first so the old connection's close does not mark the pile offline.
+      this.byPile.delete(pileNo);
+      old.close('replaced by a new login');
+    }
+    if (s.pileNo && s.pileNo !== pileNo && this.byPile.get(s.pileNo) === s) this.byPile.delete(s.pileNo);
+    s.pileNo = pileNo;
+    s.state = 'online';
+    s.loggedInAt = at;
+    const v = body.protocolVersion;
+    s.version = typeof v === 'number' ? v.toFixed(1) : null;
+    s.pileType = typeof body.pileTypeName === 'string' ? body.pileTypeName : null;
+    s.gunCount = typeof body.gunCount === 'number' ? body.gunCount : null;
+    s.firmwareVersion = typeof body.firmwareVersion === 'string' ? body.firmwareVersion : null;
+    this.byPile.set(pileNo, s);
+    this.counters.loginsAccepted++;
+    this.write(s, { type: 0x02, seq, body: { pileNo, result: 0 } });
+    this.emit('login', { sessionId: s.id, pileNo, remote: s.remote, accepted: true, version: s.version, body, replaced, at });
+    this.emit('online', { sessionId: s.id, pileNo, remote: s.remote, version: s.version, at });
+    if (this.options.autoTimeSync) {
+      const time = formatWallTime(wallTimeOf(new Date(), this.options.utcOffsetMinutes));
+      this.request(pileNo, { type: 0x56, body: { pileNo, time } }).catch(() => {
+        /* a pile that ignores time sync is not an error worth more than the timeout counter */
+      });
+    }
+  }
+
+  // ---- inbound -------------------------------------------------------------------------------
+
+  private onFrame(s: PileSession, buf: Buffer, _order: CrcOrder): void {
+    const receivedAt = Date.now();
+    let f: DecodedFrame;
+    try {
+      f = decodeFrameAt(buf, 0, buf.length);
+    } catch (e) {
+      this.counters.decodeErrors++;
+      const err = e instanceof YkcError ? e : new YkcError('YKC_FIELD', String(e));
+      this.problem(err, s, { frameHex: buf.toString('hex').toUpperCase() });
+      return;
+    }
+    this.counters.framesIn++;
+    const k = typeHex(f.type);
+    this.counters.framesInByType[k] = (this.counters.framesInByType[k] ?? 0) + 1;
+    if (f.crcOrder === 'hi-first') this.counters.hiFirstCrcFrames++;
+
+    if (f.type === 0x01 && !f.encrypted) {
+      this.emitFrame(s, f, buf, receivedAt);
+      this.onLogin(s, f);
+      return;
+    }
+    if (s.state !== 'online') {
+      this.counters.framesBeforeLogin++;
+      this.emitFrame(s, f, buf, receivedAt);
+      this.problem(new YkcError('YKC_LOGIN', `${f.name} (${k}) from ${s.remote} before a successful login: reported, not answered`, { type: f.type }), s);
+      return;
+    }
+    const claimed = f.body.pileNo;
+    if (typeof claimed === 'string' && claimed !== s.pileNo) {
+      this.problem(new YkcError('YKC_FIELD', `${f.name} (${k}) names pile ${claimed} on the connection of pile ${s.pileNo}`, { claimed }), s);
+    }
+    const ev = this.emitFrame(s, f, buf, receivedAt);
+    this.gunStates.onFrame(s.pileNo!, f);
+    const pending = this.matchRequest(s, f);
+    if (pending) {
+      this.dropRequest(pending);
+      pending.resolve(f);
+    }
+    this.autoReply(s, f, ev);
+  }
+
+  private emitFrame(s: PileSession, f: DecodedFrame, buf: Buffer, receivedAt: number): FrameEvent {
+    const ev: FrameEvent = {
+      sessionId: s.id,
+      pileNo: s.pileNo ?? (typeof f.body.pileNo === 'string' ? f.body.pileNo : null),
+      remote: s.remote,
+      loggedIn: s.state === 'online',
+      version: s.version,
+      frame: f,
+      receivedAt,
+    };
+    if (this.includeRaw) ev.raw = buf.toString('hex').toUpperCase();
+    // Records of logged-in piles are emitted as 'record' once their confirmation path is known.
+    if (!(ev.loggedIn && (f.type === 0x3b || f.type === 0x3d))) this.emit('frame', ev);
+    return ev;
+  }
+
+  private autoReply(s: PileSession, f: DecodedFrame, ev: FrameEvent): void {
+    const o = this.options;
+    const pileNo = s.pileNo!;
+    switch (f.type) {
+      case 0x03:
+        if (o.autoHeartbeat) this.write(s, { type: 0x04, seq: f.seq, body: { pileNo, gunNo: f.body.gunNo, reply: 0 } });
+        return;
+      case 0x05: {
+        s.modelCode = String(f.body.modelCode);
+        if (!o.autoBillingModel) return;
+        const t = this.tariffFor(pileNo);
+        if (!t) {
+          this.problem(new YkcError('YKC_TARIFF', `pile ${pileNo} checks its billing model but no tariff is configured for it`, { pileNo }), s);
+          return;
+        }
+        const same = String(t.modelCode) === s.modelCode;
+        this.write(s, { type: 0x06, seq: f.seq, body: { pileNo, modelCode: f.body.modelCode, result: same ? 0 : 1 } });
+        return;
+      }
+      case 0x09: {
+        if (!o.autoBillingModel) return;
+        const t = this.tariffFor(pileNo);
+        if (!t) {
+          this.problem(new YkcError('YKC_TARIFF', `pile ${pileNo} asks for its billing model but no tariff is configured for it`, { pileNo }), s);
+          return;
+        }
+        try {
+          this.write(s, { type: 0x0a, seq: f.seq, body: { ...t, pileNo } });
+        } catch (e) {
+          this.problem(e instanceof YkcError ? e : new YkcError('YKC_TARIFF', String(e)), s);
+        }
+        return;
+      }
+      case 0x3b:
+      case 0x3d:
+        if (f.encrypted || typeof f.body.tradeNo !== 'string') {
+          this.emit('frame', ev);
+          return;
+        }
+        this.onRecord(s, ev);
+        return;
+      default:
+    }
+  }
+
+  private onFramingError(s: PileSession, err: YkcError): void {
+    if (err.code === 'YKC_CRC') this.counters.crcErrors++;
+    else this.counters.framingErrors++;
+    if (err.code === 'YKC_GARBAGE' && typeof err.details.bytes === 'number') this.counters.garbageBytes += err.details.bytes;
+    this.problem(err, s);
+  }
+
+  private onClosed(s: PileSession, reason: string): void {
+    this.sessions.delete(s);
+    const w = this.loginWaits.get(s.id);
+    if (w) {
+      clearTimeout(w.timer);
+      this.loginWaits.delete(s.id);
+    }
+    const list = this.requests.get(s);
+    if (list) {
+      this.requests.delete(s);
+      for (const p of list) {
+        clearTimeout(p.timer);
+        this.counters.commandFailures++;
+        p.reject(new YkcError('YKC_CLOSED', `connection to pile ${s.pileNo} closed before it answered (${reason})`, { pileNo: s.pileNo, reason }));
+      }
+    }
+    const at = Date.now();
+    if (s.pileNo && this.byPile.get(s.pileNo) === s) {
+      this.byPile.delete(s.pileNo);
+      this.counters.offline++;
+      this.gunStates.offline(s.pileNo);
+      this.emit('offline', { sessionId: s.id, pileNo: s.pileNo, remote: s.remote, reason, at });
+    }
+  }
+
+  /** Liveness: logins that never come, piles that fall silent. One timer for all connections. */
+  private sweep(): void {
+    const now = Date.now();
+    const silentAfter = this.options.heartbeatPeriodMs * this.options.missedHeartbeats;
+    for (const s of this.sessions) {
+      if (s.state === 'connected' && now - s.connectedAt > this.options.loginTimeoutMs && !this.loginWaits.has(s.id)) {
+        s.close('login timeout');
+      } else if (s.state === 'online' && now - s.lastSeen > silentAfter) {
+        s.close(`no traffic for ${Math.round((now - s.lastSeen) / 1000)} s (${this.options.missedHeartbeats} heartbeat periods)`);
+      }
+    }
+  }
+
+  private problem(err: YkcError, s?: PileSession, extra: Record<string, unknown> = {}): void {
+    this.emit('problem', {
+      code: err.code,
+      message: err.message,
+      ...(s ? { sessionId: s.id, pileNo: s.pileNo, remote: s.remote } : {}),
+      details: { ...err.details, ...extra },
+      at: Date.now(),
+    });
+  }
+}

@@ -1,0 +1,206 @@
+/**
+ * One connection: framing in, encoding and back-pressured writes out, sequence counter, the
+ * pile's identity once logged in. Protocol decisions (replies, policies) live in the server.
+ */
+import { Duplex } from 'stream';
+import { CrcOrder, DecodedFrame, encodeFrame, FrameInput, FrameSplitter, YkcError } from '../protocol';
+
+export type SessionState = 'connected' | 'online' | 'closed';
+
+export interface SessionInfo {
+  sessionId: number;
+  pileNo: string | null;
+  remote: string;
+  state: SessionState;
+  connectedAt: number;
+  loggedInAt: number | null;
+  lastSeen: number;
+  version: string | null;
+  pileType: string | null;
+  gunCount: number | null;
+  firmwareVersion: string | null;
+  crcOrder: CrcOrder | null;
+  hiFirstCrcFrames: number;
+  framesIn: number;
+  framesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+export interface SessionHooks {
+  frame(session: PileSession, frame: Buffer, crcOrder: CrcOrder): void;
+  framingError(session: PileSession, err: YkcError): void;
+  closed(session: PileSession, reason: string): void;
+}
+
+let nextSessionId = 1;
+
+export class PileSession {
+  readonly id = nextSessionId++;
+  state: SessionState = 'connected';
+  pileNo: string | null = null;
+  version: string | null = null;
+  pileType: string | null = null;
+  gunCount: number | null = null;
+  firmwareVersion: string | null = null;
+  /** The CRC byte order this pile uses (learned from its frames). */
+  crcOrder: CrcOrder | null = null;
+  hiFirstCrcFrames = 0;
+  readonly connectedAt = Date.now();
+  loggedInAt: number | null = null;
+  lastSeen = Date.now();
+  framesIn = 0;
+  framesOut = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  /** Last gun-independent model code the pile reported in 0x05. */
+  modelCode: string | null = null;
+  private seq = 0;
+  private readonly splitter: FrameSplitter;
+  private queue: Buffer[] = [];
+  private queuedBytes = 0;
+  private congested = false;
+  closeReason: string | null = null;
+
+  constructor(
+    readonly stream: Duplex,
+    readonly remote: string,
+    private readonly hooks: SessionHooks,
+    private readonly limits: { maxGarbageBytes: number; maxOutboundBytes: number; acceptHiFirstCrc: boolean; replyCrcOrder: 'spec' | 'learned' },
+  ) {
+    this.splitter = new FrameSplitter(
+      (f, order) => {
+        this.framesIn++;
+        if (order === 'hi-first') this.hiFirstCrcFrames++;
+        this.crcOrder = order;
+        this.hooks.frame(this, f, order);
+      },
+      (err) => this.hooks.framingError(this, err),
+      { acceptHiFirstCrc: limits.acceptHiFirstCrc, maxGarbage: limits.maxGarbageBytes },
+    );
+    stream.on('data', this.onData);
+    stream.on('drain', this.onDrain);
+    stream.on('error', this.onStreamError);
+    stream.on('close', this.onStreamClose);
+    stream.on('end', this.onStreamEnd);
+  }
+
+  private readonly onData = (chunk: Buffer | string): void => {
+    if (this.state === 'closed') return;
+    const b = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk;
+    this.bytesIn += b.length;
+    this.lastSeen = Date.now();
+    try {
+      this.splitter.push(b);
+    } catch (e) {
+      // A bug in a handler must not take the process down; drop this connection instead.
+      this.close(`internal error: ${(e as Error).message}`);
+      return;
+    }
+    if (this.splitter.overLimit) this.close('garbage limit');
+  };
+
+  private readonly onDrain = (): void => {
+    this.congested = false;
+    while (this.queue.length && !this.congested) {
+      const b = this.queue.shift()!;
+      this.queuedBytes -= b.length;
+      this.congested = !this.stream.write(b);
+    }
+  };
+
+  private readonly onStreamError = (err: Error): void => {
+    this.close(`socket error: ${(err as NodeJS.ErrnoException).code ?? err.message}`);
+  };
+
+  private readonly onStreamClose = (): void => {
+    this.close('connection closed by peer');
+  };
+
+  private readonly onStreamEnd = (): void => {
+    // The pile half-closed; YKC has no use for half-open connections.
+    this.close('connection ended by peer');
+  };
+
+  /** Next sequence number for a frame we originate (0, 1, … wrapping at 65535). */
+  nextSeq(): number {
+    const s = this.seq;
+    this.seq = (this.seq + 1) & 0xffff;
+    return s;
+  }
+
+  /** Encodes and writes; throws YkcError (YKC_FIELD…) on a bad frame, before anything is written. */
+  send(frame: FrameInput): Buffer {
+    if (this.state === 'closed') throw new YkcError('YKC_CLOSED', `connection to ${this.pileNo ?? this.remote} is closed`, { pileNo: this.pileNo });
+    const order: CrcOrder = this.limits.replyCrcOrder === 'learned' && this.crcOrder === 'hi-first' ? 'hi-first' : 'lo-first';
+    const buf = encodeFrame({ ...frame, crcOrder: frame.crcOrder ?? order });
+    this.writeRaw(buf);
+    return buf;
+  }
+
+  writeRaw(buf: Buffer): void {
+    if (this.state === 'closed') return;
+    this.framesOut++;
+    this.bytesOut += buf.length;
+    if (this.congested) {
+      if (this.queuedBytes + buf.length > this.limits.maxOutboundBytes) {
+        this.close('outbound queue full (pile not reading)');
+        return;
+      }
+      this.queue.push(buf);
+      this.queuedBytes += buf.length;
+      return;
+    }
+    this.congested = !this.stream.write(buf);
+  }
+
+  get queued(): number {
+    return this.queuedBytes;
+  }
+
+  get splitterStats(): FrameSplitter['stats'] {
+    return this.splitter.stats;
+  }
+
+  /** Closes once; the first reason wins. */
+  close(reason: string): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.closeReason = reason;
+    this.queue = [];
+    this.queuedBytes = 0;
+    this.stream.off('data', this.onData);
+    this.stream.off('drain', this.onDrain);
+    this.stream.off('close', this.onStreamClose);
+    this.stream.off('end', this.onStreamEnd);
+    // Keep an error listener: a late socket error after close must not become uncaught.
+    this.stream.on('error', () => {});
+    this.stream.off('error', this.onStreamError);
+    this.stream.destroy();
+    this.hooks.closed(this, reason);
+  }
+
+  info(): SessionInfo {
+    return {
+      sessionId: this.id,
+      pileNo: this.pileNo,
+      remote: this.remote,
+      state: this.state,
+      connectedAt: this.connectedAt,
+      loggedInAt: this.loggedInAt,
+      lastSeen: this.lastSeen,
+      version: this.version,
+      pileType: this.pileType,
+      gunCount: this.gunCount,
+      firmwareVersion: this.firmwareVersion,
+      crcOrder: this.crcOrder,
+      hiFirstCrcFrames: this.hiFirstCrcFrames,
+      framesIn: this.framesIn,
+      framesOut: this.framesOut,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+    };
+  }
+}
+
+export type { DecodedFrame };

@@ -1,2 +1,3 @@
-/** Library entry: the protocol core (usable without Node-RED). */
+/** Library entry: the protocol core and the gateway, usable without Node-RED. */
 export * from './protocol';
+export * from './gateway';

@@ -1,0 +1,40 @@
+/**
+ * What the `ykc-server` config node offers the nodes that use it. Command, in, billing, confirm
+ * and pile nodes import this type only, never the config node's module.
+ */
+import type { Node, NodeMessage } from 'node-red';
+import type { FrameEvent, YkcServer } from '../../src/gateway';
+
+export interface YkcServerNode extends Node {
+  /** The gateway; null when the node could not start (bad config, port busy). */
+  gateway: YkcServer | null;
+  /** Resolves once listening (or rejects with the listen error). */
+  ready: Promise<void>;
+  users: Record<string, Node>;
+  register(node: Node): void;
+  deregister(node: Node, done: () => void): void;
+  /** Bound TCP port (useful with port 0 in tests). */
+  port(): number | null;
+}
+
+/** The msg shape of DESIGN.md §3 for a frame event. */
+export function frameMsg(ev: FrameEvent, includeRaw = false): NodeMessage & { ykc: Record<string, unknown> } {
+  const f = ev.frame;
+  const body = f.body;
+  const pileNo = ev.pileNo ?? '';
+  const ykc: Record<string, unknown> = {
+    pileNo,
+    gunNo: typeof body.gunNo === 'number' ? body.gunNo : undefined,
+    type: f.type,
+    name: f.name,
+    seq: f.seq,
+    version: ev.version,
+    receivedAt: ev.receivedAt,
+    sessionId: ev.sessionId,
+    remote: ev.remote,
+    loggedIn: ev.loggedIn,
+  };
+  if (ykc.gunNo === undefined) delete ykc.gunNo;
+  if (includeRaw && ev.raw) ykc.raw = ev.raw;
+  return { topic: `ykc/${pileNo}/${f.name}`, payload: body, ykc };
+}

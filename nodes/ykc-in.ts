@@ -1,0 +1,110 @@
+/**
+ * ykc-in: frames and session events from the piles of one ykc-server, as messages
+ * (DESIGN.md §3), filtered by pile and by frame group or type.
+ */
+import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import type { FrameEvent, GunStateChange, LoginEvent, LoginRequestEvent, ProblemEvent, RecordEvent, SessionEvent } from '../src/gateway';
+import { DEFAULT_GROUPS, GROUPS, parseTypes } from './shared/in-filters';
+import { frameMsg, YkcServerNode } from './shared/server-node';
+
+interface YkcInDef extends NodeDef {
+  server: string;
+  piles?: string;
+  groups?: string[] | string;
+  types?: string;
+  raw?: boolean;
+}
+
+export = function (RED: NodeAPI): void {
+  function YkcInNode(this: Node, config: YkcInDef) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const server = RED.nodes.getNode(config.server) as YkcServerNode | null;
+    if (!server) {
+      node.status({ fill: 'red', shape: 'ring', text: 'ykc-in.status.noServer' });
+      node.error(RED._('ykc-in.errors.noServer'));
+      return;
+    }
+    const piles = new Set(String(config.piles ?? '').split(/[\s,;]+/).filter(Boolean));
+    const groups = new Set(Array.isArray(config.groups) ? config.groups : typeof config.groups === 'string' && config.groups ? config.groups.split(',') : DEFAULT_GROUPS);
+    const { types: extraTypes, unknown } = parseTypes(config.types);
+    if (unknown.length) node.warn(RED._('ykc-in.errors.unknownTypes', { types: unknown.join(', ') }));
+    const wanted = new Set<number>(extraTypes);
+    for (const [g, ts] of Object.entries(GROUPS)) if (groups.has(g)) ts.forEach((t) => wanted.add(t));
+    const includeRaw = !!config.raw;
+    const pileOk = (p: string | null | undefined) => piles.size === 0 || (!!p && piles.has(p));
+
+    const send = (msg: NodeMessage) => node.send(msg);
+
+    const onFrame = (ev: FrameEvent) => {
+      if (ev.frame.type === 0x01 || !wanted.has(ev.frame.type) || !pileOk(ev.pileNo)) return;
+      send(frameMsg(ev, includeRaw));
+    };
+    const onSent = (ev: FrameEvent) => {
+      if (!pileOk(ev.pileNo)) return;
+      const m = frameMsg(ev, includeRaw);
+      m.topic = `ykc/${ev.pileNo}/sent/${ev.frame.name}`;
+      send(m);
+    };
+    const onRecord = (ev: RecordEvent) => {
+      if (!pileOk(ev.pileNo)) return;
+      const m = frameMsg(ev, includeRaw);
+      m.ykc.record = { arrival: ev.arrival, held: ev.held };
+      send(m);
+    };
+    const sessionMsg = (name: string, ev: SessionEvent, payload: Record<string, unknown>) => {
+      if (!pileOk(ev.pileNo)) return;
+      send({ topic: `ykc/${ev.pileNo ?? ''}/${name}`, payload, ykc: { pileNo: ev.pileNo, name, sessionId: ev.sessionId, remote: ev.remote, receivedAt: ev.at } } as NodeMessage);
+    };
+    const onOnline = (ev: SessionEvent & { version: string | null }) => sessionMsg('online', ev, { pileNo: ev.pileNo, remote: ev.remote, version: ev.version, at: ev.at });
+    const onOffline = (ev: SessionEvent) => sessionMsg('offline', ev, { pileNo: ev.pileNo, remote: ev.remote, reason: ev.reason, at: ev.at });
+    const onLogin = (ev: LoginEvent) =>
+      sessionMsg('login', ev, { ...ev.body, accepted: ev.accepted, ...(ev.reason ? { reason: ev.reason } : {}), ...(ev.replaced ? { replaced: true } : {}) });
+    const onLoginRequest = (ev: LoginRequestEvent) =>
+      sessionMsg('loginRequest', { sessionId: ev.sessionId, pileNo: ev.pileNo, remote: ev.remote, at: Date.now() }, { ...ev.body, sessionId: ev.sessionId, remote: ev.remote });
+    const onGunState = (c: GunStateChange) => {
+      if (!pileOk(c.pileNo)) return;
+      send({ topic: `ykc/${c.pileNo}/gunState`, payload: c, ykc: { pileNo: c.pileNo, gunNo: c.gunNo, name: 'gunState' } } as NodeMessage);
+    };
+    const onProblem = (p: ProblemEvent) => {
+      if (!pileOk(p.pileNo ?? null) && piles.size) return;
+      send({ topic: `ykc/${p.pileNo ?? ''}/problem`, payload: p, ykc: { pileNo: p.pileNo, name: 'problem' } } as NodeMessage);
+    };
+
+    const attach = () => {
+      const gw = server.gateway;
+      if (!gw) return;
+      gw.on('frame', onFrame);
+      if (groups.has('records')) gw.on('record', onRecord);
+      if (groups.has('session')) {
+        gw.on('online', onOnline);
+        gw.on('offline', onOffline);
+        gw.on('login', onLogin);
+        gw.on('loginRequest', onLoginRequest);
+      }
+      if (groups.has('gunState')) gw.on('gunState', onGunState);
+      if (groups.has('problems')) gw.on('problem', onProblem);
+      if (groups.has('sent')) gw.on('sent', onSent);
+      if (includeRaw) gw.includeRaw = true;
+    };
+    attach();
+    server.register(node);
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      const gw = server.gateway;
+      if (gw) {
+        gw.off('frame', onFrame);
+        gw.off('record', onRecord);
+        gw.off('online', onOnline);
+        gw.off('offline', onOffline);
+        gw.off('login', onLogin);
+        gw.off('loginRequest', onLoginRequest);
+        gw.off('gunState', onGunState);
+        gw.off('problem', onProblem);
+        gw.off('sent', onSent);
+      }
+      server.deregister(node, done);
+    });
+  }
+  RED.nodes.registerType('ykc-in', YkcInNode);
+};

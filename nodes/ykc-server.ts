@@ -1,0 +1,177 @@
+/**
+ * ykc-server (config node): owns one YkcServer. Listens when deployed, fans its status out to
+ * the nodes that use it, reports problems (rate-limited) so Catch nodes on their tabs see them,
+ * and closes every socket on redeploy.
+ */
+import * as path from 'path';
+import type { Node, NodeAPI, NodeDef } from 'node-red';
+import { FileJournal, GatewayOptions, ProblemEvent, TariffBody, YkcServer } from '../src/gateway';
+import { YkcError } from '../src/protocol';
+import { ErrorThrottle } from './shared/errors';
+import { YkcServerNode } from './shared/server-node';
+
+interface YkcServerDef extends NodeDef {
+  host?: string;
+  port?: string | number;
+  loginPolicy?: GatewayOptions['loginPolicy'];
+  allowlist?: string;
+  autoHeartbeat?: boolean;
+  autoBillingModel?: boolean;
+  autoTimeSync?: boolean;
+  recordConfirm?: GatewayOptions['recordConfirm'];
+  recordConfirmTimeout?: string | number;
+  heartbeatPeriod?: string | number;
+  missedHeartbeats?: string | number;
+  loginTimeout?: string | number;
+  requestTimeout?: string | number;
+  maxConnections?: string | number;
+  acceptHiFirstCrc?: boolean;
+  tariff?: string;
+  persist?: boolean;
+}
+
+const num = (v: unknown, dflt: number): number => {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+  return Number.isFinite(n) ? n : dflt;
+};
+
+function parseAllowlist(text: string | undefined): string[] {
+  return String(text ?? '')
+    .split(/[\s,;]+/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+export = function (RED: NodeAPI): void {
+  function YkcServerConfig(this: YkcServerNode, config: YkcServerDef) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    node.users = {};
+    node.gateway = null;
+    const throttle = new ErrorThrottle(10, 10_000);
+    let listening = false;
+    let failed = false;
+
+    const setStatus = () => {
+      const n = node.gateway?.onlineCount() ?? 0;
+      const status = failed
+        ? { fill: 'red' as const, shape: 'ring' as const, text: 'ykc-server.status.error' }
+        : !listening
+          ? { fill: 'grey' as const, shape: 'ring' as const, text: 'ykc-server.status.starting' }
+          : n === 0
+            ? { fill: 'yellow' as const, shape: 'ring' as const, text: RED._('ykc-server.status.listening', { port: String(node.port()) }) }
+            : { fill: 'green' as const, shape: 'dot' as const, text: RED._('ykc-server.status.piles', { count: n }) };
+      for (const u of Object.values(node.users)) u.status(status);
+    };
+    // Piles come and go in bursts (a reconnect storm): refresh the status at most 4 times a second.
+    let statusTimer: NodeJS.Timeout | null = null;
+    const scheduleStatus = () => {
+      if (statusTimer) return;
+      statusTimer = setTimeout(() => {
+        statusTimer = null;
+        setStatus();
+      }, 250);
+    };
+
+    node.register = (n: Node) => {
+      node.users[n.id] = n;
+      setStatus();
+    };
+    node.deregister = (n: Node, done: () => void) => {
+      delete node.users[n.id];
+      done();
+    };
+    node.port = () => node.gateway?.address()?.port ?? null;
+
+    const report = (err: YkcError | Error, extra: Record<string, unknown> = {}) => {
+      const held = throttle.admit();
+      if (held === null) return;
+      const e = err as Error & { code?: string };
+      const msg = { topic: `ykc/${extra.pileNo ?? ''}/problem`.replace('//', '/'), payload: { code: e.code, message: e.message, ...extra, suppressed: held } };
+      node.error(e, msg);
+    };
+
+    let options: Partial<GatewayOptions>;
+    let defaultTariff: TariffBody | null = null;
+    try {
+      const port = num(config.port, 8768);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new YkcError('YKC_INPUT', RED._('ykc-server.errors.port', { port: String(config.port) }));
+      if (config.tariff && String(config.tariff).trim()) {
+        try {
+          defaultTariff = JSON.parse(String(config.tariff)) as TariffBody;
+        } catch (e) {
+          throw new YkcError('YKC_TARIFF', RED._('ykc-server.errors.tariff', { message: (e as Error).message }));
+        }
+      }
+      options = {
+        loginPolicy: config.loginPolicy ?? 'all',
+        allowlist: parseAllowlist(config.allowlist),
+        autoHeartbeat: config.autoHeartbeat !== false,
+        autoBillingModel: config.autoBillingModel !== false,
+        autoTimeSync: config.autoTimeSync !== false,
+        recordConfirm: config.recordConfirm ?? 'after-store',
+        recordConfirmTimeoutMs: num(config.recordConfirmTimeout, 30) * 1000,
+        heartbeatPeriodMs: num(config.heartbeatPeriod, 10) * 1000,
+        missedHeartbeats: num(config.missedHeartbeats, 3),
+        loginTimeoutMs: num(config.loginTimeout, 60) * 1000,
+        requestTimeoutMs: num(config.requestTimeout, 15) * 1000,
+        maxConnections: num(config.maxConnections, 20000),
+        acceptHiFirstCrc: config.acceptHiFirstCrc !== false,
+      };
+      const userDir = (RED.settings as unknown as { userDir?: string }).userDir;
+      const journal = config.persist !== false && userDir ? new FileJournal(path.join(userDir, 'ykc', `records-${node.id.replace(/[^\w.-]/g, '_')}.json`)) : undefined;
+      const gw = new YkcServer(options, journal);
+      node.gateway = gw;
+      if (defaultTariff) gw.setTariff(null, defaultTariff);
+      gw.on('online', scheduleStatus);
+      gw.on('offline', scheduleStatus);
+      gw.on('problem', (p: ProblemEvent) => {
+        // Framing noise is expected on flaky links; logins and tariffs are worth an error.
+        report(Object.assign(new Error(p.message), { code: p.code }), { pileNo: p.pileNo ?? undefined, remote: p.remote, sessionId: p.sessionId });
+      });
+      const host = (config.host ?? '').trim() || '0.0.0.0';
+      node.ready = gw.listen(port, host).then(
+        () => {
+          listening = true;
+          node.log(RED._('ykc-server.log.listening', { host, port: String(node.port()) }));
+          setStatus();
+        },
+        (err: YkcError) => {
+          failed = true;
+          setStatus();
+          report(err, { host, port });
+          throw err;
+        },
+      );
+      node.ready.catch(() => {});
+    } catch (e) {
+      failed = true;
+      node.ready = Promise.reject(e);
+      node.ready.catch(() => {});
+      report(e as Error);
+    }
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      if (statusTimer) clearTimeout(statusTimer);
+      const gw = node.gateway;
+      node.gateway = null;
+      if (!gw) return done();
+      gw.close().then(
+        () => done(),
+        () => done(),
+      );
+    });
+  }
+
+  RED.nodes.registerType('ykc-server', YkcServerConfig as unknown as (this: Node, def: NodeDef) => void);
+
+  // The editor's pile dropdowns: piles currently online on one server node.
+  RED.httpAdmin.get('/ykc/servers/:id/piles', RED.auth.needsPermission('ykc-server.read'), (req, res) => {
+    const n = RED.nodes.getNode(String(req.params.id)) as YkcServerNode | null;
+    if (!n || !n.gateway) {
+      res.status(404).json({ error: 'not found' });
+      return;
+    }
+    res.json(n.gateway.piles().map((p) => ({ pileNo: p.pileNo, remote: p.remote, version: p.version, pileType: p.pileType, gunCount: p.gunCount, guns: p.guns })));
+  });
+};

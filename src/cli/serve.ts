@@ -1,0 +1,87 @@
+/**
+ * `ykc serve`: the gateway alone with its automatic replies, printing one JSON line per event or
+ * frame on stdout — a protocol debugger for site owners. SIGINT / SIGTERM close it cleanly.
+ */
+import * as fs from 'fs';
+import { GatewayOptions, RecordConfirmMode, TariffBody, YkcServer } from '../gateway';
+import { intFlag, parseArgs } from './args';
+import { CliIo } from './io';
+
+/** A flat demo tariff (1.00000 + 0.50000 yuan/kWh all day) so piles can charge out of the box. */
+export const DEMO_TARIFF: TariffBody = {
+  modelCode: '0001',
+  sharpElecPrice: 1.2, sharpServicePrice: 0.6,
+  peakElecPrice: 1.0, peakServicePrice: 0.6,
+  flatElecPrice: 0.8, flatServicePrice: 0.5,
+  valleyElecPrice: 0.4, valleyServicePrice: 0.4,
+  lossRatio: 0,
+  // valley 00:00–08:00, flat 08:00–10:00, peak 10:00–12:00, flat 12:00–17:00, sharp 17:00–19:00, peak 19:00–21:00, flat 21:00–23:00, valley 23:00–24:00
+  slots: Array.from({ length: 48 }, (_, k) => (k < 16 ? 3 : k < 20 ? 2 : k < 24 ? 1 : k < 34 ? 2 : k < 38 ? 0 : k < 42 ? 1 : k < 46 ? 2 : 3)),
+};
+
+const USAGE = `usage: ykc serve [--host 127.0.0.1] [--port 8768] [--allow PILE,PILE…] [--confirm at-once|after-store|never]
+                 [--tariff tariff.json] [--raw] [--heartbeats] [--no-time-sync]
+Prints one JSON line per event: listening, connection, login, online, offline, frame, record, problem, close.`;
+
+export async function run(args: string[], io: CliIo): Promise<number> {
+  let opts: Partial<GatewayOptions>;
+  let host: string;
+  let port: number;
+  let tariff: TariffBody = DEMO_TARIFF;
+  const { flags } = parseArgs(args);
+  if (flags.help || flags.h) {
+    io.out(USAGE);
+    return 0;
+  }
+  try {
+    host = typeof flags.host === 'string' ? flags.host : '127.0.0.1';
+    port = intFlag(flags, 'port', 8768, 0, 65535);
+    const confirm = (typeof flags.confirm === 'string' ? flags.confirm : 'at-once') as RecordConfirmMode;
+    if (!['at-once', 'after-store', 'never'].includes(confirm)) throw new Error(`--confirm must be at-once, after-store or never, got ${confirm}`);
+    if (typeof flags.tariff === 'string') tariff = JSON.parse(fs.readFileSync(flags.tariff, 'utf8')) as TariffBody;
+    const allow = typeof flags.allow === 'string' ? flags.allow.split(',').map((s) => s.trim()).filter(Boolean) : [];
+    for (const p of allow) if (!/^\d{14}$/.test(p)) throw new Error(`--allow takes 14-digit pile numbers, got ${p}`);
+    opts = {
+      loginPolicy: allow.length ? 'allowlist' : 'all',
+      allowlist: allow,
+      recordConfirm: confirm,
+      autoTimeSync: !flags['no-time-sync'],
+    };
+  } catch (e) {
+    io.err(JSON.stringify({ code: 'YKC_INPUT', message: (e as Error).message }));
+    io.err(USAGE);
+    return 2;
+  }
+
+  const gw = new YkcServer(opts);
+  gw.setTariff(null, tariff);
+  gw.includeRaw = !!flags.raw;
+  const showHeartbeats = !!flags.heartbeats;
+  const line = (event: string, data: object) => io.out(JSON.stringify({ event, at: new Date().toISOString(), ...data }));
+  gw.on('connection', (e) => line('connection', e));
+  gw.on('login', (e) => line('login', e));
+  gw.on('online', (e) => line('online', e));
+  gw.on('offline', (e) => line('offline', e));
+  gw.on('frame', (e) => {
+    if (!showHeartbeats && e.frame.type === 0x03) return;
+    line('frame', e);
+  });
+  gw.on('record', (e) => line('record', e));
+  gw.on('recordDuplicate', (e) => line('recordDuplicate', e));
+  gw.on('gunState', (e) => line('gunState', e));
+  gw.on('problem', (e) => line('problem', e));
+  if (flags.raw) gw.on('sent', (e) => line('sent', e));
+
+  try {
+    const addr = await gw.listen(port, host);
+    line('listening', { host: addr.address, port: addr.port });
+  } catch (e) {
+    io.err(JSON.stringify({ code: (e as { code?: string }).code ?? 'YKC_LISTEN', message: (e as Error).message }));
+    await gw.close();
+    return 1;
+  }
+  await new Promise<void>((resolve) => io.onStop(resolve));
+  await gw.close();
+  line('close', { counters: gw.counters });
+  return 0;
+}

@@ -1,7 +1,7 @@
 /** The pile side of the protocol: virtual piles for tests, demos and load runs. */
 export * from './clock';
 export * from './random';
-export * from './tariff';
+export * from './meter';
 export * from './cards';
 export * from './car';
 export * from './link';

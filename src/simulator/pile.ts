@@ -14,7 +14,9 @@ import { OfflineCardStore, normCard } from './cards';
 import { Car, CarOptions, bmsStatusBody, chargeEndBody, demandBody, energyToTarget, handshakeBody, makeCar, packVolts, paramsBody, socAfter } from './car';
 import { PileLink, WireFaults } from './link';
 import { Random } from './random';
-import { LEVELS, LevelMeter, TariffModel, levelPrice, slotOf, tariffFromBody } from './tariff';
+import { levelAtTime } from '../billing/compute';
+import { Tariff } from '../billing/tariff';
+import { SessionMeter } from './meter';
 
 export type PileType = 'AC' | 'DC';
 export type ProtocolVersion = '1.5' | '1.6';
@@ -98,8 +100,8 @@ export interface VirtualPileOptions {
   /** Simulated ms per real ms when no clock is given. Default 1. */
   speed?: number;
   seed?: number;
-  /** A model the pile already holds (its code goes into 0x05); default none ("0000"). */
-  tariff?: TariffModel | null;
+  /** A model the pile already holds (its code goes into 0x05): a Tariff or a decoded 0x0A/0x58 body. Default none ("0000"). */
+  tariff?: Tariff | Record<string, unknown> | null;
   /** Offline cards known from the start. */
   offlineCards?: { logicalCardNo: string; physicalCardNo: string }[];
   offlineCardCapacity?: number;
@@ -223,10 +225,9 @@ interface PendingStart {
 
 interface Session extends SessionInfo {
   startSim: number;
-  lastSim: number;
-  meterStart: number;
-  tariff: TariffModel;
-  meter: LevelMeter;
+  /** Fixed at the start: a time sync during the session does not move its slots or times. */
+  wallOffset: number;
+  meter: SessionMeter;
   car: Car;
   watts: number;
   sentBms: boolean;
@@ -279,7 +280,7 @@ export class VirtualPile extends EventEmitter {
   private link: PileLink | null = null;
   private readonly stale: PileLink[] = [];
   private readonly sockets = new Set<net.Socket>();
-  private tariff: TariffModel | null;
+  private tariff: Tariff | null;
   private modelPhase: 'idle' | 'check' | 'request' | 'ok' = 'idle';
   private hbAwaiting = false;
   private hbMissed = 0;
@@ -321,7 +322,7 @@ export class VirtualPile extends EventEmitter {
     this.timers = new TimerSet(this.clock);
     this.faults = { ...opts.faults };
     this.wallOffset = this.faults.clockSkewMs ?? 0;
-    this.tariff = opts.tariff ?? null;
+    this.tariff = opts.tariff ? Tariff.from(opts.tariff) : null;
     this.cards = new OfflineCardStore(opts.offlineCardCapacity ?? 1000);
     if (opts.offlineCards?.length) {
       const r = this.cards.sync(opts.offlineCards);
@@ -361,7 +362,7 @@ export class VirtualPile extends EventEmitter {
     return this.guns.length;
   }
 
-  get model(): TariffModel | null {
+  get model(): Tariff | null {
     return this.tariff;
   }
 
@@ -737,7 +738,7 @@ export class VirtualPile extends EventEmitter {
 
   private acceptModel(body: Body): boolean {
     try {
-      this.tariff = tariffFromBody(body);
+      this.tariff = Tariff.fromBody(body);
     } catch (e) {
       this.fail(e);
       return false;
@@ -1124,8 +1125,8 @@ export class VirtualPile extends EventEmitter {
   private realtimeBody(g: Gun): Body {
     const s = g.session;
     if (s) this.accrue(g);
-    const energy = s ? s.meter.totalEnergy() : 0;
-    const amount = s ? s.meter.totalAmount() : 0;
+    const energy = s ? s.meter.energy : 0;
+    const amount = s ? s.meter.amount : 0;
     const minutes = s ? Math.floor((this.clock.now() - s.startSim) / 60_000) : 0;
     const soc = s ? socAfter(s.car, energy) : 0;
     let volts = 0;
@@ -1150,7 +1151,7 @@ export class VirtualPile extends EventEmitter {
       chargingMinutes: Math.min(65535, minutes),
       remainingMinutes: s && this.pileType === 'DC' ? Math.min(65535, this.remainingMinutes(s, energy)) : 0,
       chargedEnergy: energy / 1e4,
-      lossEnergy: energy / 1e4,
+      lossEnergy: (s ? s.meter.lossEnergy : 0) / 1e4,
       chargedAmount: amount / 1e4,
       hardwareFault: g.faultBits,
     };
@@ -1198,7 +1199,7 @@ export class VirtualPile extends EventEmitter {
 
   private figures(g: Gun, s: Session) {
     this.accrue(g);
-    const energyUnits = s.meter.totalEnergy();
+    const energyUnits = s.meter.energy;
     const minutes = Math.floor((this.clock.now() - s.startSim) / 60_000);
     return { energyUnits, watts: s.watts, minutes, remainingMinutes: this.remainingMinutes(s, energyUnits) };
   }
@@ -1211,10 +1212,8 @@ export class VirtualPile extends EventEmitter {
       gunNo: g.no,
       startedAt: now + this.wallOffset,
       startSim: now,
-      lastSim: now,
-      meterStart: g.meter,
-      tariff,
-      meter: new LevelMeter(tariff),
+      wallOffset: this.wallOffset,
+      meter: new SessionMeter(tariff, g.meter, now + this.wallOffset),
       car: g.car,
       watts: this.gunWatts(g),
       sentBms: false,
@@ -1253,12 +1252,7 @@ export class VirtualPile extends EventEmitter {
   private accrue(g: Gun): void {
     const s = g.session;
     if (!s) return;
-    const now = this.clock.now();
-    if (now > s.lastSim) {
-      const from = s.lastSim + this.wallOffset;
-      s.meter.add(s.watts, from, from + (now - s.lastSim));
-      s.lastSim = now;
-    }
+    s.meter.add(s.watts, this.clock.now() + s.wallOffset);
   }
 
   /**
@@ -1269,15 +1263,15 @@ export class VirtualPile extends EventEmitter {
     const s = g.session;
     if (!s) return;
     this.accrue(g);
-    const energy = s.meter.totalEnergy();
+    const energy = s.meter.energy;
     if (energyToTarget(s.car, energy) <= 0) return void this.endSession(g, STOP.SOC_FULL);
-    if (s.balance !== null && s.meter.totalAmount() >= s.balance) return void this.endSession(g, STOP.BALANCE_EXHAUSTED);
+    if (s.balance !== null && s.meter.amount >= s.balance) return void this.endSession(g, STOP.BALANCE_EXHAUSTED);
     if (!(s.watts > 0)) return this.timers.clear(`limit:${g.no}`);
     let wait = (energyToTarget(s.car, energy) * 360_000) / s.watts;
     if (s.balance !== null) {
-      const price = levelPrice(s.tariff, s.tariff.slots[slotOf(this.wallNow())]);
+      const price = s.meter.tariff.unitPrice(levelAtTime(s.meter.tariff, s.meter.now));
       if (price > 0) {
-        const leftUnits = s.balance - s.meter.totalAmount();
+        const leftUnits = s.balance - s.meter.amount;
         wait = Math.min(wait, ((leftUnits * 1e5) / price) * 360_000 / s.watts);
       }
     }
@@ -1290,63 +1284,48 @@ export class VirtualPile extends EventEmitter {
     if (!s) return;
     this.accrue(g);
     this.timers.clear(`limit:${g.no}`);
-    const fig = { energyUnits: s.meter.totalEnergy(), watts: s.watts, minutes: Math.floor((this.clock.now() - s.startSim) / 60_000), remainingMinutes: 0 };
+    const fig = { energyUnits: s.meter.energy, watts: s.watts, minutes: Math.floor((this.clock.now() - s.startSim) / 60_000), remainingMinutes: 0 };
     g.session = null;
-    g.meter = s.meterStart + fig.energyUnits;
+    g.meter = s.meter.reading;
     this.stats.sessionsEnded++;
     if (this.pileType === 'DC' && s.sentBms && this.state === 'online') {
       this.originate(0x19, chargeEndBody(this.ids(g, s), s.car, fig, Number(this.pileNo.slice(-8))));
     }
-    const body = this.recordBody(g, s, stopReason, this.wallNow());
-    this.emit('session', { event: 'ended', ...this.sessionInfo(s), stopReason, energy: fig.energyUnits, amount: s.meter.totalAmount() } satisfies SessionEvent);
+    const body = this.recordBody(g, s, stopReason);
+    this.emit('session', { event: 'ended', ...this.sessionInfo(s), stopReason, energy: fig.energyUnits, amount: s.meter.amount } satisfies SessionEvent);
     this.queueRecord(body);
     this.realtimeNow(g);
     this.emitState();
     if (this.rebootWhenIdle && !this.guns.some((x) => x.session)) this.reboot();
   }
 
-  private recordBody(g: Gun, s: Session, stopReason: number, endWall: number): Body {
-    const e = s.meter.energies();
-    const a = s.meter.amounts();
-    const body: Body = {
+  /** The 0x3B body; level blocks, meter readings and totals are the billing library's record fields. */
+  private recordBody(g: Gun, s: Session, stopReason: number): Body {
+    const end = s.meter.now;
+    return {
       tradeNo: s.tradeNo,
       pileNo: this.pileNo,
       gunNo: g.no,
       startTime: s.startedAt,
-      endTime: endWall,
-    };
-    LEVELS.forEach((l, i) => {
-      body[`${l}Price`] = levelPrice(s.tariff, i) / 1e5;
-      body[`${l}Energy`] = e[i] / 1e4;
-      body[`${l}LossEnergy`] = e[i] / 1e4;
-      body[`${l}Amount`] = a[i] / 1e4;
-    });
-    const total = e.reduce((x, y) => x + y, 0);
-    Object.assign(body, {
-      meterStart: s.meterStart / 1e4,
-      meterEnd: (s.meterStart + total) / 1e4,
-      totalEnergy: total / 1e4,
-      totalLossEnergy: total / 1e4,
-      totalAmount: a.reduce((x, y) => x + y, 0) / 1e4,
+      endTime: end,
+      ...s.meter.bill().record,
       vin: s.startType === 2 || s.startType === 4 || this.pileType === 'AC' ? '' : s.car.vin,
       startType: s.startType,
-      tradeTime: endWall,
+      tradeTime: end,
       stopReason,
       physicalCardNo: s.physicalCardNo,
-    });
-    return body;
+    };
   }
 
   private failedStartRecord(g: Gun, p: PendingStart, stopReason: number): void {
     const now = this.wallNow();
-    const tariff = this.tariff!;
     const s: Session = {
       gunNo: g.no, tradeNo: p.tradeNo, startType: 1, logicalCardNo: p.logicalCardNo, physicalCardNo: p.physicalCardNo,
-      balance: p.balanceCents * 100, startedAt: now, startSim: this.clock.now(), lastSim: this.clock.now(), meterStart: g.meter,
-      tariff, meter: new LevelMeter(tariff), car: g.car, watts: 0, sentBms: false,
+      balance: p.balanceCents * 100, startedAt: now, startSim: this.clock.now(), wallOffset: this.wallOffset,
+      meter: new SessionMeter(this.tariff!, g.meter, now), car: g.car, watts: 0, sentBms: false,
     };
     this.emit('session', { event: 'refused', gunNo: g.no, tradeNo: p.tradeNo, stopReason, reason: 'insufficient balance' } satisfies SessionEvent);
-    this.queueRecord(this.recordBody(g, s, stopReason, now));
+    this.queueRecord(this.recordBody(g, s, stopReason));
   }
 
   private refuse(g: Gun, reason: string, failReason?: number): CardOutcome {
@@ -1427,10 +1406,10 @@ export class VirtualPile extends EventEmitter {
     let session: GunSnapshot['session'] = null;
     if (s) {
       this.accrue(g);
-      const energy = s.meter.totalEnergy();
-      session = { ...this.sessionInfo(s), energy, amount: s.meter.totalAmount(), soc: Math.floor(socAfter(s.car, energy)) };
+      const energy = s.meter.energy;
+      session = { ...this.sessionInfo(s), energy, amount: s.meter.amount, soc: Math.floor(socAfter(s.car, energy)) };
     }
-    return { gunNo: g.no, state: this.gunState(g), plugged: g.plugged, faultBits: g.faultBits, meter: s ? s.meterStart + (session?.energy ?? 0) : g.meter, session, waitingForPlug: !!g.pendingStart };
+    return { gunNo: g.no, state: this.gunState(g), plugged: g.plugged, faultBits: g.faultBits, meter: s ? s.meter.reading : g.meter, session, waitingForPlug: !!g.pendingStart };
   }
 
   private setState(s: LinkState): void {

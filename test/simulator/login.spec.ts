@@ -1,5 +1,6 @@
 /** Virtual pile: connection, login retries, billing-model flow, heartbeats, reconnects. */
 import assert from 'assert/strict';
+import { Tariff } from '../../src/billing/tariff';
 import { ManualClock, VirtualPile, VirtualPileOptions } from '../../src/simulator';
 import { nextEvent, sampleTariff, ScriptedPlatform } from './platform';
 
@@ -94,9 +95,9 @@ describe('simulator: login, billing model, heartbeat', function () {
     const from = plat.mark();
     clock.advance(12_000);
     await plat.waitType(0x09, from);
-    const m = await nextEvent(pile, 'tariff');
-    assert.deepEqual(m, model);
-    assert.deepEqual(pile.model, model);
+    const m = await nextEvent<Tariff>(pile, 'tariff');
+    assert.ok(m.equals(model));
+    assert.ok((pile.model as Tariff | null)?.equals(model));
   });
 
   it('keeps its model when 0x06 says "same", and refuses a remote start while it has none', async () => {

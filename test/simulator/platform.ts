@@ -7,7 +7,7 @@
 import { EventEmitter } from 'events';
 import * as net from 'net';
 import { Body, CrcOrder, DecodedFrame, FrameSplitter, YkcError, decodeFrame, encodeFrame } from '../../src/protocol';
-import { TariffModel, tariffToBody } from '../../src/simulator';
+import { Tariff } from '../../src/billing/tariff';
 
 /** CRC-16/MODBUS written out bit by bit, as PROTOCOL.md §2.1 gives it. */
 export function crcBitwise(data: Uint8Array): number {
@@ -45,7 +45,7 @@ export interface Policy {
   login: (f: DecodedFrame, n: number) => 0 | 1 | 'ignore';
   heartbeat: (f: DecodedFrame) => Decision;
   /** The platform's model; null = the platform has none to give (0x09 is then ignored). */
-  model: TariffModel | null;
+  model: Tariff | null;
   modelCheck: (f: DecodedFrame) => Decision;
   modelRequest: (f: DecodedFrame, n: number) => Decision;
   /** 0x3B: reply 0x40 with result 0, 1, or ignore. */
@@ -225,7 +225,7 @@ export class ScriptedPlatform extends EventEmitter {
         return;
       case 0x09:
         if (p.model && p.modelRequest(f, this.count(`model:${key}`)) === 'answer') {
-          this.send(conn, 0x0a, tariffToBody(String(b.pileNo), p.model), f.seq);
+          this.send(conn, 0x0a, p.model.toBody(String(b.pileNo)) as unknown as Body, f.seq);
         }
         return;
       case 0x31: {
@@ -251,12 +251,12 @@ export class ScriptedPlatform extends EventEmitter {
 }
 
 /** The document's worked model (PROTOCOL.md §7): sharp 2.0, peak 3.0, flat 4.0, valley 5.0 + service. */
-export function sampleTariff(code = '0100'): TariffModel {
+export function sampleTariff(code = '0100'): Tariff {
   const slots = new Array<number>(48).fill(3);
   for (let k = 16; k < 48; k++) slots[k] = 2; // 08:00–24:00 flat
   for (let k = 20; k < 24; k++) slots[k] = 1; // 10:00–12:00 peak
   for (let k = 36; k < 40; k++) slots[k] = 0; // 18:00–20:00 sharp
-  return { modelCode: code, elec: [200000, 300000, 400000, 500000], service: [40000, 40000, 40000, 40000], lossRatio: 0, slots };
+  return new Tariff({ modelCode: code, elec: [200000, 300000, 400000, 500000], service: [40000, 40000, 40000, 40000], lossRatio: 0, slots });
 }
 
 /** Resolves on the next emitted event matching pred, or rejects after timeout ms. */

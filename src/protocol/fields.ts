@@ -207,6 +207,9 @@ export function writeUintLE(b: Buffer, o: number, w: number, v: number): void {
   }
 }
 
+/** Relative tolerance for "is this number an exact decimal": 16 ulps. */
+const DECIMAL_NOISE = 16 * Number.EPSILON;
+
 export interface UintOpts {
   /** Number of decimals on the wire: value = raw / 10^decimals. */
   decimals?: number;
@@ -253,9 +256,10 @@ export function uint(name: string, width: number, opts: UintOpts = {}): Field {
       if (v === undefined || v === null) throw fieldError(ctx, name, v, 'is required');
       const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
       if (typeof n !== 'number' || !Number.isFinite(n)) throw fieldError(ctx, name, v, 'must be a number');
-      const scaled = n * pow;
-      const rounded = Math.round(scaled);
-      if (Math.abs(scaled - rounded) > 1e-6 * Math.max(1, Math.abs(scaled))) {
+      const rounded = Math.round(n * pow);
+      // n must be a decimal with at most `decimals` digits, give or take float noise (0.1 + 0.2):
+      // a few ulps of n, far below one unit of an extra digit even for 5-byte meter readings.
+      if (Math.abs(rounded / pow - n) > Math.abs(n) * DECIMAL_NOISE) {
         throw fieldError(ctx, name, v, `has more than ${decimals} decimal${decimals === 1 ? '' : 's'}`);
       }
       const raw = rounded - offsetRaw;

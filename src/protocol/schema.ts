@@ -11,6 +11,8 @@ export interface ListSpec {
   /** Width of the count byte(s) placed right before the items; 0 = items run to the end of the body. */
   countWidth: 0 | 1;
   item: Field[];
+  /** Most items the document allows (encoding refuses more; decoding accepts what fits the frame). */
+  maxItems?: number;
   doc?: string;
 }
 
@@ -162,6 +164,10 @@ export function encodedBodyLength(schema: FrameSchema, body: Body): number {
   if (layout.list) {
     const items = body[layout.list.name];
     const n = Array.isArray(items) ? items.length : 0;
+    // Checked here as well as in encodeBodyWith, so "too many cards" wins over "frame too long".
+    if (layout.list.maxItems !== undefined && n > layout.list.maxItems) {
+      throw fieldError(ctxOf(schema), layout.list.name, `${n} items`, `holds at most ${layout.list.maxItems} items`);
+    }
     return layout.fixedWidth + layout.list.countWidth + n * layout.itemWidth;
   }
   const extra = typeof body.extra === 'string' ? body.extra.length / 2 : 0;
@@ -179,6 +185,9 @@ export function encodeBodyWith(schema: FrameSchema, body: Body, b: Buffer, start
   if (list) {
     const items = body[list.name];
     if (!Array.isArray(items)) throw fieldError(ctx, list.name, items, 'must be an array');
+    if (list.maxItems !== undefined && items.length > list.maxItems) {
+      throw fieldError(ctx, list.name, `${items.length} items`, `holds at most ${list.maxItems} items`);
+    }
     if (list.countWidth) b[o++] = items.length;
     for (let k = 0; k < items.length; k++) {
       const item = items[k];
@@ -207,7 +216,7 @@ export function describeLayout(layout: Layout): FieldRow[] {
   const rows: FieldRow[] = layout.fields.map((f, i) => ({ offset: layout.offsets[i], width: f.width, name: f.name, ...f.doc }));
   if (layout.list) {
     const base = layout.fixedWidth;
-    if (layout.list.countWidth) rows.push({ offset: base, width: 1, name: '(count)', enc: 'BIN 1', values: `= ${layout.list.name}.length` });
+    if (layout.list.countWidth) rows.push({ offset: base, width: 1, name: '(count)', enc: 'BIN 1', values: `= ${layout.list.name}.length${layout.list.maxItems !== undefined ? ` (at most ${layout.list.maxItems})` : ''}` });
     const at = base + layout.list.countWidth;
     layout.list.item.forEach((f, i) => rows.push({ offset: `${at}+${layout.itemWidth}k+${layout.itemOffsets[i]}`, width: f.width, name: `${layout.list!.name}[k].${f.name}`, ...f.doc }));
   }

@@ -131,7 +131,7 @@ export const operationFrames = [
   }),
   defineFrame({
     type: 0x44, name: 'cardSync', zh: '离线卡数据同步', en: 'offline-card sync', dir: 'down', reply: 0x43,
-    layouts: [{ fields: [pileNo()], list: { name: 'cards', countWidth: 1, item: [logicalCardNo(), physicalCardNo()] } }],
+    layouts: [{ fields: [pileNo()], list: { name: 'cards', countWidth: 1, item: [logicalCardNo(), physicalCardNo()], maxItems: 15 } }],
   }),
   defineFrame({
     type: 0x45, name: 'cardClearReply', zh: '离线卡数据清除应答', en: 'offline-card clear reply', dir: 'up', answers: 0x46,
@@ -139,7 +139,7 @@ export const operationFrames = [
   }),
   defineFrame({
     type: 0x46, name: 'cardClear', zh: '离线卡数据清除', en: 'offline-card clear', dir: 'down', reply: 0x45,
-    layouts: [{ fields: [pileNo()], list: { name: 'cards', countWidth: 1, item: [physicalCardNo()] } }],
+    layouts: [{ fields: [pileNo()], list: { name: 'cards', countWidth: 1, item: [physicalCardNo()], maxItems: 24 } }],
   }),
   defineFrame({
     type: 0x47, name: 'cardQueryReply', zh: '离线卡数据查询应答', en: 'offline-card query reply', dir: 'up', answers: 0x48,
@@ -147,6 +147,6 @@ export const operationFrames = [
   }),
   defineFrame({
     type: 0x48, name: 'cardQuery', zh: '离线卡数据查询', en: 'offline-card query', dir: 'down', reply: 0x47,
-    layouts: [{ fields: [pileNo()], list: { name: 'cards', countWidth: 1, item: [physicalCardNo()] } }],
+    layouts: [{ fields: [pileNo()], list: { name: 'cards', countWidth: 1, item: [physicalCardNo()], maxItems: 26 } }],
   }),
 ];

@@ -4,8 +4,7 @@ import { Tariff } from '../../src/billing/tariff';
 import { billSession, MeterSample, toEpochMs } from '../../src/billing/compute';
 import { auditRecord, AuditResult, billRecord, recordUnits } from '../../src/billing/audit';
 import { loadVectors } from '../support/repo';
-import { rng } from './fees.spec';
-import { sampleTariffBody } from './tariff.spec';
+import { rng, sampleTariffBody } from './helpers';
 
 function lambdaTariff(): Tariff {
   return Tariff.fromInput({

@@ -6,8 +6,7 @@ import {
   splitMeterCurve, toEpochMs,
 } from '../../src/billing/compute';
 import { loadVectors } from '../support/repo';
-import { rng } from './fees.spec';
-import { sampleTariffBody } from './tariff.spec';
+import { rng, sampleTariffBody } from './helpers';
 
 // ---- an independent reference: decimal strings in, decimal strings out -----------------------
 

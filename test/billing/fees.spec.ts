@@ -1,22 +1,11 @@
 import 'should';
 import { amountUnits, formatUnits, fromUnits, toUnits } from '../../src/billing/fees';
+import { rng } from './helpers';
 
 /** Independent reference: decimal strings and BigInt only. */
 function refAmount(price: number, energy: number): number {
   const p = BigInt(price) * BigInt(energy);
   return Number(p / 100000n);
-}
-
-/** Small deterministic PRNG (mulberry32) so failures can be reproduced from the seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('billing/fees', () => {

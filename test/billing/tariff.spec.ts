@@ -2,29 +2,7 @@ import 'should';
 import { decodeFrame, encodeFrame } from '../../src/protocol';
 import { Tariff, TariffBody } from '../../src/billing/tariff';
 import { loadVectors } from '../support/repo';
-
-/** A plausible Shenzhen-style model: valley 00:00–08:00, peak 08:00–11:00 and 18:00–21:00, sharp 11:00–12:00, flat elsewhere, valley from 23:00. */
-export function sampleTariffBody(): TariffBody {
-  const slots: number[] = [];
-  for (let k = 0; k < 48; k++) {
-    const h = k / 2;
-    slots.push(h < 8 || h >= 23 ? 3 : (h >= 8 && h < 11) || (h >= 18 && h < 21) ? 1 : h >= 11 && h < 12 ? 0 : 2);
-  }
-  return {
-    pileNo: '32010200000001',
-    modelCode: '0100',
-    sharpElecPrice: 1.5,
-    sharpServicePrice: 0.8,
-    peakElecPrice: 1.2,
-    peakServicePrice: 0.8,
-    flatElecPrice: 0.7,
-    flatServicePrice: 0.6,
-    valleyElecPrice: 0.33333,
-    valleyServicePrice: 0.4,
-    lossRatio: 0,
-    slots,
-  };
-}
+import { sampleTariffBody } from './helpers';
 
 function vector(type: string, kind: string): string {
   const v = loadVectors().find((x) => x.type === type && x.kind === kind);

@@ -1,3 +1,6 @@
+import * as fs from 'fs';
+import * as net from 'net';
+import * as path from 'path';
 import should from 'should';
 import helper = require('node-red-node-test-helper');
 import type { Node } from 'node-red';
@@ -5,7 +8,7 @@ import type { SinonSpy } from 'sinon';
 import { YkcError } from '../../src/protocol';
 import { catalogueDescriber, ErrorThrottle, toNodeError } from '../../nodes/shared/errors';
 import { rawFrame } from '../support/raw';
-import { loadVectors, Vector } from '../support/repo';
+import { loadVectors, REPO_ROOT, Vector } from '../support/repo';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const decodeNode = require('../../nodes/ykc-decode');
@@ -13,6 +16,12 @@ const decodeNode = require('../../nodes/ykc-decode');
 const encodeNode = require('../../nodes/ykc-encode');
 
 helper.init(require.resolve('node-red'));
+
+/** Node-RED's own core nodes, from the installed node-red. */
+function coreNode(rel: string): unknown {
+  const nodesDir = path.dirname(require.resolve('@node-red/nodes/package.json', { paths: [path.dirname(require.resolve('node-red'))] }));
+  return require(path.join(nodesDir, 'core', rel)); // eslint-disable-line @typescript-eslint/no-require-imports
+}
 
 type Flow = helper.TestFlowsItem<any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
 type Msg = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -469,6 +478,81 @@ describe('ykc-decode node', function () {
       should(th.admit()).equal(2);
       should(th.admit()).equal(0);
       th.suppressedTotal.should.equal(2);
+    });
+  });
+
+  describe('example flow examples/decode-encode-tcp.json', function () {
+    let pile: net.Server | undefined;
+    const sockets = new Set<net.Socket>();
+
+    afterEach(async function () {
+      await helper.unload(); // the tcp in client closes first, then the scripted pile
+      for (const sock of sockets) sock.destroy();
+      sockets.clear();
+      if (pile) await new Promise<void>((r) => pile!.close(() => r()));
+      pile = undefined;
+    });
+
+    it('runs on the real runtime with core tcp in, status, inject and catch nodes', async function () {
+      const example: Flow = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'examples', 'decode-encode-tcp.json'), 'utf8'));
+      const types = new Set(example.map((n) => n.type));
+      ['tcp in', 'status', 'ykc-decode', 'ykc-encode', 'inject', 'debug', 'catch', 'comment'].forEach((t) => types.has(t).should.be.true(t));
+      const tcpIn = example.find((n) => n.type === 'tcp in')!;
+      tcpIn.should.containDeep({ server: 'server', port: '18768', datamode: 'stream', datatype: 'buffer' });
+      const byName = (name: string) => example.find((n) => n.name === name)!.id;
+
+      // A scripted pile: a login and a heartbeat with line noise before, split at awkward places.
+      const heartbeat = rawFrame(0x03, '10001001000001 01 00', '0400');
+      const login = Buffer.from(LOGIN_HEX, 'hex');
+      const script = [Buffer.from('0D0A', 'hex'), login.subarray(0, 3), login.subarray(3, 30), Buffer.concat([login.subarray(30), heartbeat.subarray(0, 5)]), heartbeat.subarray(5)];
+      pile = net.createServer((sock) => {
+        sockets.add(sock);
+        for (const part of script) sock.write(part);
+      });
+      await new Promise<void>((r) => pile!.listen(0, '127.0.0.1', () => r()));
+      const port = (pile.address() as net.AddressInfo).port;
+
+      // In server mode core tcp in listens on every interface and has no host setting; tests stay on
+      // 127.0.0.1, so here it dials the scripted pile instead. What it hands on is the same: raw chunks
+      // with msg._session. Debug nodes become helper nodes that tests can listen to.
+      const tab = example[0].z as string;
+      example.every((n) => n.z === tab).should.be.true(); // one tab, as an export from the editor has
+      const flow: Flow = [
+        { id: tab, type: 'tab', label: 'example' },
+        ...example.map((n) => {
+          if (n.id === tcpIn.id) return { ...n, server: 'client', host: '127.0.0.1', port: String(port) };
+          if (n.type === 'debug') return { id: n.id, type: 'helper', z: tab, name: n.name, wires: [] };
+          return n;
+        }),
+      ];
+      const nodes = [decodeNode, encodeNode, coreNode('network/31-tcpin.js'), coreNode('common/20-inject.js'), coreNode('common/90-comment.js')];
+      // Listeners attached right after load are in time: the pile's bytes need a socket event first.
+      await helper.load(nodes as never, flow);
+      const fromPiles = collect(helper.getNode(byName('frames from piles')), 2);
+      const errorCodes: string[] = [];
+      helper.getNode(byName('error code')).on('input', (m: Msg) => errorCodes.push(m.error.code));
+
+      const frames = await fromPiles;
+      frames.map((m) => m.payload.name).should.eql(['login', 'heartbeat']);
+      frames[0].topic.should.equal('ykc/10001001000001/login');
+      frames[0].ykc.raw.should.equal(LOGIN_HEX);
+      frames[1].payload.body.should.containDeep({ pileNo: '10001001000001', gunNo: 1 });
+      frames[0]._session.type.should.equal('tcp');
+      frames[1]._session.id.should.equal(frames[0]._session.id);
+
+      const decoded = collect(helper.getNode(byName('decoded login')), 1);
+      helper.getNode(byName('login frame (hex)')).receive({});
+      const [login1] = await decoded;
+      login1.payload.body.should.containDeep({ pileNo: '10001001000001', firmwareVersion: '1.10.23', protocolVersion: 1.5 });
+
+      const encoded = collect(helper.getNode(byName('encoded bytes')), 1);
+      helper.getNode(byName('heartbeat reply object')).receive({});
+      const [reply] = await encoded;
+      reply.payload.should.equal(rawFrame(0x04, '10001001000001 01 00', '0100').toString('hex').toUpperCase());
+
+      // The two bytes of noise before the login went to the Catch node with their code.
+      await settle();
+      errorCodes.should.containEql('YKC_GARBAGE');
     });
   });
 });

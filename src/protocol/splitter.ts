@@ -6,9 +6,13 @@
  *   fixed-size type with too short a body) is rejected at once, so one stray 0x68 does not stall
  *   the stream waiting for a long frame.
  * - A CRC mismatch skips one byte and scans on: a real frame may start inside the bad one.
+ * - A candidate still waiting for bytes is dropped when complete, CRC-valid frames follow it up
+ *   to the last byte received (a stray 0x68 in garbage must not hold back a pile's request).
  * - Memory is bounded: at most one partial frame (≤ 259 bytes) is held between chunks, and the
  *   garbage allowed since the last good frame is capped (then `overLimit` is set and the owner
- *   should drop the connection).
+ *   should drop the connection). From then until reset() the splitter goes quiet: frames still
+ *   come out, but garbage, CRC and header errors are only counted, so a flood cannot turn into
+ *   a flood of error objects.
  */
 import { checkFrameCrc, crc16Modbus, CrcOrder } from './crc16';
 import { YkcError, typeHex } from './errors';
@@ -89,7 +93,7 @@ export class FrameSplitter {
       if (L < 4 || flag > 1 || (min >= 0 && flag === 0 && L - 4 < min)) {
         this.flushGarbage(b, garbageFrom, i);
         garbageFrom = -1;
-        this.reject(
+        this.reject(() =>
           new YkcError('YKC_LENGTH', `impossible frame header at a 0x68: length ${L}, flag ${flag}, type ${typeHex(type)}${min >= 0 ? ` (body at least ${min})` : ''}`, {
             lengthByte: L,
             flag,
@@ -100,14 +104,30 @@ export class FrameSplitter {
         continue;
       }
       const len = L + 4;
-      if (n - i < len) break; // wait for the rest
+      if (n - i < len) {
+        // Wait for the rest, unless what follows is already complete frames up to the last byte:
+        // then this 0x68 was a stray in garbage, and waiting would stall a pile expecting a reply.
+        const j = this.completeFramesAfter(b, i + 1, n);
+        if (j < 0) break;
+        this.flushGarbage(b, garbageFrom, i);
+        garbageFrom = -1;
+        this.reject(() =>
+          new YkcError('YKC_LENGTH', `frame header at a 0x68 claims ${len} bytes but complete frames follow it; skipping ${j - i} byte${j - i > 1 ? 's' : ''}`, {
+            lengthByte: L,
+            type,
+          }),
+          j - i,
+        );
+        i = j;
+        continue;
+      }
       const order = checkFrameCrc(b, i, len);
       if (order === null || (order === 'hi-first' && !this.acceptHiFirst)) {
         this.flushGarbage(b, garbageFrom, i);
         garbageFrom = -1;
         this.stats.crcErrors++;
         const crc = crc16Modbus(b, i + 2, i + len - 2);
-        this.reject(
+        this.reject(() =>
           new YkcError('YKC_CRC', `frame ${typeHex(type)} (${len} bytes): CRC mismatch, expected ${(crc & 0xff).toString(16).padStart(2, '0').toUpperCase()}${(crc >>> 8).toString(16).padStart(2, '0').toUpperCase()}; skipping one byte to resync`, {
             type,
             frameHex: b.subarray(i, i + len).toString('hex').toUpperCase(),
@@ -131,22 +151,59 @@ export class FrameSplitter {
     }
   }
 
-  private reject(err: YkcError): void {
+  /** Skips bytes at a false start; the error is built only when it will be reported. */
+  private reject(make: () => YkcError, skipped = 1): void {
     this.stats.resyncs++;
-    this.countGarbage(1);
-    this.onError(err);
+    if (!this.overLimit) this.onError(make());
+    this.countGarbage(skipped); // after the report, so a fatal "over the limit" comes last
+  }
+
+  /** A frame header this splitter would accept at b[j] (start byte, length, flag, known minimum). */
+  private plausibleAt(b: Buffer, j: number, n: number): number {
+    if (b[j] !== START_BYTE || n - j < 6) return -1;
+    const L = b[j + 1];
+    const flag = b[j + 4];
+    const min = MIN_BODY[b[j + 5]];
+    if (L < 4 || flag > 1 || (min >= 0 && flag === 0 && L - 4 < min)) return -1;
+    return L + 4;
+  }
+
+  /**
+   * The first 0x68 in b[from, n) from which CRC-valid frames follow one another exactly up to n,
+   * or -1. Only called while a candidate waits for more bytes, so at most 258 bytes are scanned.
+   * Requiring the chain to end exactly at the end of the data keeps a look-alike inside a frame
+   * that is still arriving from cutting it short.
+   */
+  private completeFramesAfter(b: Buffer, from: number, n: number): number {
+    for (let j = from; j < n; j++) {
+      if (b[j] !== START_BYTE) continue;
+      let k = j;
+      while (k < n) {
+        const len = this.plausibleAt(b, k, n);
+        if (len < 0 || n - k < len) break;
+        const order = checkFrameCrc(b, k, len);
+        if (order === null || (order === 'hi-first' && !this.acceptHiFirst)) break;
+        k += len;
+      }
+      if (k === n && k > j) return j;
+    }
+    return -1;
   }
 
   private flushGarbage(b: Buffer, from: number, to: number): void {
     if (from < 0 || to <= from) return;
     const count = to - from;
-    this.countGarbage(count);
+    if (this.overLimit) {
+      this.countGarbage(count);
+      return;
+    }
     this.onError(
       new YkcError('YKC_GARBAGE', `skipped ${count} byte${count > 1 ? 's' : ''} that are not part of a frame`, {
         bytes: count,
         sample: b.subarray(from, Math.min(to, from + 32)).toString('hex').toUpperCase(),
       }),
     );
+    this.countGarbage(count);
   }
 
   private countGarbage(count: number): void {

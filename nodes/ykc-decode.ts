@@ -48,6 +48,8 @@ interface SessionStream {
   splitter: FrameSplitter;
   events: StreamEvent[];
   lastSeen: number;
+  /** Protocol version learnt from the connection's login ("1.5", "1.6"), as the gateway reports it. */
+  version: string | null;
 }
 
 interface StatusWithDetail extends NodeStatus {
@@ -81,6 +83,12 @@ function bytesOf(value: unknown): Buffer {
   }
   const kind = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
   throw new YkcError('YKC_INPUT', `expected a Buffer, an array of bytes or a hex string, got ${kind}`, { got: kind });
+}
+
+/** The version a login announces (its protocolVersion byte, 0x0F → "1.5"), or null for other frames. */
+function loginVersion(frame: DecodedFrame): string | null {
+  const v = frame.type === 0x01 ? frame.body.protocolVersion : undefined;
+  return typeof v === 'number' ? v.toFixed(1) : null;
 }
 
 function positiveInt(v: unknown, fallback: number): number {
@@ -127,7 +135,7 @@ export = function (RED: NodeAPI): void {
     }
 
     /** Writes the decoded frame into msg and sets msg.topic / msg.ykc (DESIGN.md §3). */
-    function annotate(msg: NodeMessage, frame: DecodedFrame, bytes: Buffer, receivedAt: number): void {
+    function annotate(msg: NodeMessage, frame: DecodedFrame, bytes: Buffer, receivedAt: number, version: string | null): void {
       const body = frame.body as Record<string, unknown>;
       const ykc: Record<string, unknown> = {};
       if (typeof body.pileNo === 'string') {
@@ -142,6 +150,7 @@ export = function (RED: NodeAPI): void {
       ykc.encrypted = frame.encrypted;
       ykc.crcOrder = frame.crcOrder;
       if (frame.crcValid === false) ykc.crcValid = false;
+      ykc.version = version;
       ykc.receivedAt = receivedAt;
       if (withRaw) ykc.raw = bytes.toString('hex').toUpperCase();
       msg.ykc = ykc;
@@ -182,6 +191,7 @@ export = function (RED: NodeAPI): void {
           session,
           events,
           lastSeen: now,
+          version: null,
           splitter: new FrameSplitter(
             (bytes) => {
               try {
@@ -243,7 +253,10 @@ export = function (RED: NodeAPI): void {
         for (let i = 0; i < frames.length - 1; i++) out.push(RED.util.cloneMessage(msg));
       }
       out.push(msg);
-      for (let i = 0; i < frames.length; i++) annotate(out[i], frames[i].frame, frames[i].bytes, now);
+      for (let i = 0; i < frames.length; i++) {
+        s.version = loginVersion(frames[i].frame) ?? s.version;
+        annotate(out[i], frames[i].frame, frames[i].bytes, now, s.version);
+      }
       okStatus(frames[frames.length - 1].frame.name);
       send([out]);
     }
@@ -257,7 +270,7 @@ export = function (RED: NodeAPI): void {
         }
         const bytes = bytesOf(RED.util.getMessageProperty(msg, property));
         const frame = decodeFrame(bytes, decodeOpts);
-        annotate(msg, frame, bytes, Date.now());
+        annotate(msg, frame, bytes, Date.now(), loginVersion(frame));
         okStatus(frame.name);
         send(msg);
         done();

@@ -119,7 +119,7 @@ describe('ykc-decode node', function () {
       carrier: 4,
     });
     msg.topic.should.equal('ykc/10001001000001/login');
-    msg.ykc.should.containDeep({ pileNo: '10001001000001', type: 1, name: 'login', seq: 0x0300, raw: LOGIN_HEX });
+    msg.ykc.should.containDeep({ pileNo: '10001001000001', type: 1, name: 'login', seq: 0x0300, version: '1.5', raw: LOGIN_HEX });
     msg.ykc.receivedAt.should.be.a.Number();
     msg.foo.should.eql({ bar: 1 }); // other properties pass through
   });
@@ -225,6 +225,7 @@ describe('ykc-decode node', function () {
     m.ykc.crcValid.should.be.false();
     m.payload.name.should.equal('heartbeat');
     m.payload.body.pileNo.should.equal('32010200000001');
+    should(m.ykc.version).be.null(); // a lone heartbeat does not say which version the pile speaks
   });
 
   it('strict mode refuses a body longer than its layout (YKC_LENGTH); lenient mode keeps the surplus', async function () {
@@ -539,6 +540,8 @@ describe('ykc-decode node', function () {
       frames[1].payload.body.should.containDeep({ pileNo: '10001001000001', gunNo: 1 });
       frames[0]._session.type.should.equal('tcp');
       frames[1]._session.id.should.equal(frames[0]._session.id);
+      // The connection's login told its protocol version; the heartbeat after it carries it too.
+      frames.map((m) => m.ykc.version).should.eql(['1.5', '1.5']);
 
       const decoded = collect(helper.getNode(byName('decoded login')), 1);
       helper.getNode(byName('login frame (hex)')).receive({});

@@ -96,7 +96,8 @@ describe('billing/compute', () => {
       b.serviceFee.should.equal(4445);
     });
 
-    it('matches a decimal-string reference on 5 000 seeded random tariffs × energies', () => {
+    it('matches a decimal-string reference on 5 000 seeded random tariffs × energies', function () {
+      this.timeout(30_000); // ~1 s normally; generous for loaded CI machines
       const r = rng(0x3b);
       for (let n = 0; n < 5000; n++) {
         const elec = [0, 1, 2, 3].map(() => randDec(r, r() < 0.1 ? 20000 : 5, 5));
@@ -246,7 +247,8 @@ describe('billing/compute', () => {
       s3.slots.map((x) => x.energy).should.eql([1, 0, 1]); // 0.667 → 1, 1.333 → 1
     });
 
-    it('keeps exactness with 5-byte meters and week-long gaps (BigInt path) and matches an exact-fraction reference on 2 000 random curves', () => {
+    it('keeps exactness with 5-byte meters and week-long gaps (BigInt path) and matches an exact-fraction reference on 2 000 random curves', function () {
+      this.timeout(30_000); // ~1 s normally; generous for loaded CI machines
       const r = rng(424242);
       const t0 = toEpochMs('2025-06-01 00:00:00');
       for (let n = 0; n < 2000; n++) {
@@ -261,6 +263,8 @@ describe('billing/compute', () => {
           if (meter > 2 ** 40 - 1) meter = 2 ** 40 - 1;
         }
         const split = splitMeterCurve(t, samples);
+        const ts = samples.map((x) => x.time as number);
+        const ms = samples.map((x) => BigInt(x.meterUnits!));
         const first = samples[0].meterUnits!;
         const last = samples[samples.length - 1].meterUnits!;
         const sum = split.slots.reduce((s, x) => s + x.energy, 0);
@@ -274,8 +278,8 @@ describe('billing/compute', () => {
           // each slot holds the exact integral of the linear curve over [from, to] within ±1 unit
           // (a step at an instant belongs to the slot starting there: readings are left limits, except the session's last)
           const isLast = j === split.slots.length - 1;
-          const hi = isLast ? { num: BigInt(last), den: 1n } : exactMeter(samples, x.to);
-          const lo = exactMeter(samples, x.from);
+          const hi = isLast ? { num: BigInt(last), den: 1n } : exactMeter(ts, ms, x.to);
+          const lo = exactMeter(ts, ms, x.from);
           const num = hi.num * lo.den - lo.num * hi.den;
           const den = hi.den * lo.den;
           const diff = BigInt(x.energy) * den - num;
@@ -324,9 +328,7 @@ describe('billing/compute', () => {
 });
 
 /** The meter reading at instant x as an exact fraction num/den: the left limit (first sample at or after x). */
-function exactMeter(samples: MeterSample[], x: number): { num: bigint; den: bigint } {
-  const ts = samples.map((s) => toEpochMs(s.time));
-  const ms = samples.map((s) => BigInt(s.meterUnits!));
+function exactMeter(ts: number[], ms: bigint[], x: number): { num: bigint; den: bigint } {
   for (let i = 0; i < ts.length; i++) {
     if (ts[i] === x) return { num: ms[i], den: 1n };
     if (ts[i] > x) {

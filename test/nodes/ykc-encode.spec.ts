@@ -20,6 +20,14 @@ const PILE = '32010200000001';
 /** Heartbeat reply (PROTOCOL.md §5.1): pile 7 BCD, gun 1 BCD, reply 1 byte; built without our encoder. */
 const HB_REPLY = rawFrame(0x04, `${PILE} 01 00`, '0100');
 
+/** A 0x58 body (PROTOCOL.md §5.1 field names): four levels, loss ratio 0, all slots flat. */
+const TARIFF = {
+  pileNo: PILE, modelCode: '0100',
+  sharpElecPrice: 1.2, sharpServicePrice: 0.8, peakElecPrice: 1, peakServicePrice: 0.6,
+  flatElecPrice: 0.7, flatServicePrice: 0.5, valleyElecPrice: 0.4, valleyServicePrice: 0.3,
+  lossRatio: 0, slots: new Array(48).fill(2),
+};
+
 function collect(n: Node, count: number): Promise<Msg[]> {
   return new Promise((resolve) => {
     const got: Msg[] = [];
@@ -95,6 +103,16 @@ describe('ykc-encode node', function () {
     for (const m of await got) m.payload.should.equal(hexOf(HB_REPLY));
   });
 
+  it('writes prices as exact wire integers (0.00001 yuan)', async function () {
+    await helper.load(encodeNode, flowWith({}));
+    const { out } = await run({ payload: { name: 'tariffSet', seq: 0, body: TARIFF } });
+    const b: Buffer = out[0].payload;
+    // body: pile 7 + model 2, then sharp elec price u32 LE at body offset 9 (frame offset 15).
+    b.readUInt32LE(15).should.equal(120000);
+    b.readUInt32LE(19).should.equal(80000);
+    b.readUInt32LE(6 + 9 + 8 * 4 - 4).should.equal(30000);
+  });
+
   it('keeps a high-byte-first CRC when the frame says so', async function () {
     await helper.load(encodeNode, flowWith({ output: 'hex' }));
     const { out } = await run({ payload: { name: 'heartbeatReply', seq: 1, crcOrder: 'hi-first', body: { pileNo: PILE, gunNo: 1, reply: 0 } } });
@@ -129,6 +147,8 @@ describe('ykc-encode node', function () {
       [{ name: 'heartbeatReply', body: { pileNo: PILE, gunNo: 1 } }, 'YKC_FIELD'],
       [{ name: 'heartbeatReply', seq: 70000, body: { pileNo: PILE, gunNo: 1, reply: 0 } }, 'YKC_FIELD'],
       [{ name: 'noSuchFrame', body: {} }, 'YKC_UNKNOWN_TYPE'],
+      // Money is exact: a price with more decimals than the wire's 0.00001 yuan is refused, not rounded.
+      [{ name: 'tariffSet', body: { ...TARIFF, sharpElecPrice: 1.200001 } }, 'YKC_FIELD'],
       [[1, 2, 3], 'YKC_INPUT'],
       ['{not json', 'YKC_INPUT'],
       [Buffer.from('68', 'hex'), 'YKC_INPUT'],

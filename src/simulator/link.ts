@@ -25,6 +25,8 @@ export class PileLink {
   private closed = false;
   bytesOut = 0;
   bytesIn = 0;
+  /** socket.write calls: more than frames with split writes, fewer with merged ones. */
+  writes = 0;
 
   constructor(
     readonly socket: net.Socket,
@@ -109,6 +111,7 @@ export class PileLink {
 
   private raw(data: Buffer): void {
     this.bytesOut += data.length;
+    this.writes++;
     this.socket.write(data);
   }
 

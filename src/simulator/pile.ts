@@ -199,6 +199,8 @@ export interface PileStats {
   framesReceived: number;
   bytesSent: number;
   bytesReceived: number;
+  /** TCP write calls (closed connections only; see liveStats()). */
+  writes: number;
   repliesDropped: number;
   sessionsStarted: number;
   sessionsEnded: number;
@@ -266,7 +268,7 @@ export class VirtualPile extends EventEmitter {
   firmware: string;
   readonly stats: PileStats = {
     connects: 0, logins: 0, loginRejected: 0, reconnects: 0, heartbeatTimeouts: 0, reboots: 0,
-    framesSent: 0, framesReceived: 0, bytesSent: 0, bytesReceived: 0, repliesDropped: 0,
+    framesSent: 0, framesReceived: 0, bytesSent: 0, bytesReceived: 0, writes: 0, repliesDropped: 0,
     sessionsStarted: 0, sessionsEnded: 0, recordsSent: 0, recordsConfirmed: 0, recordsRefused: 0, recordsAbandoned: 0, errors: 0,
   };
 
@@ -539,6 +541,18 @@ export class VirtualPile extends EventEmitter {
     return this.stop(gunNo, STOP.SOC_FULL);
   }
 
+  /** Stats including the bytes and writes of the connection still open. */
+  liveStats(): PileStats {
+    const l = this.link;
+    const s = { ...this.stats };
+    if (l && this.sockets.has(l.socket)) {
+      s.bytesSent += l.bytesOut;
+      s.bytesReceived += l.bytesIn;
+      s.writes += l.writes;
+    }
+    return s;
+  }
+
   snapshot(): PileSnapshot {
     return {
       pileNo: this.pileNo,
@@ -570,6 +584,7 @@ export class VirtualPile extends EventEmitter {
       this.sockets.delete(socket);
       this.stats.bytesSent += link.bytesOut;
       this.stats.bytesReceived += link.bytesIn;
+      this.stats.writes += link.writes;
       if (this.link === link) this.linkDown();
     });
     socket.on('error', (e: NodeJS.ErrnoException) => {

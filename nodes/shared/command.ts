@@ -350,18 +350,17 @@ export class CommandRunner {
     readonly opts: RunnerOptions,
   ) {
     this.describe = catalogueDescriber(RED, opts.type);
+    // Not registered with the server node: its status fan-out ("2 piles") would overwrite the
+    // command status (waiting / accepted / refused) whenever a pile comes or goes.
     if (!server) {
       node.status({ fill: 'red', shape: 'ring', text: `${opts.type}.status.noServer` });
       node.error(RED._(`${opts.type}.errors.noServer`));
-    } else {
-      server.register(node);
     }
     node.on('close', (_removed: boolean, done: () => void) => {
       this.closed = true;
       const gw = server?.gateway;
       if (gw) dropQueued(gw, node.id);
-      if (server) server.deregister(node, done);
-      else done();
+      done();
     });
   }
 

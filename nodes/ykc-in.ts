@@ -13,6 +13,7 @@ interface YkcInDef extends NodeDef {
   groups?: string[] | string;
   types?: string;
   raw?: boolean;
+  metricsInterval?: string | number;
 }
 
 export = function (RED: NodeAPI): void {
@@ -71,6 +72,7 @@ export = function (RED: NodeAPI): void {
       send({ topic: `ykc/${p.pileNo ?? ''}/problem`, payload: p, ykc: { pileNo: p.pileNo, name: 'problem' } } as NodeMessage);
     };
 
+    let metricsTimer: NodeJS.Timeout | null = null;
     const attach = () => {
       const gw = server.gateway;
       if (!gw) return;
@@ -86,11 +88,18 @@ export = function (RED: NodeAPI): void {
       if (groups.has('problems')) gw.on('problem', onProblem);
       if (groups.has('sent')) gw.on('sent', onSent);
       if (includeRaw) gw.includeRaw = true;
+      if (groups.has('metrics')) {
+        metricsTimer = setInterval(() => {
+          const g = server.gateway;
+          if (g) send({ topic: 'ykc/metrics', payload: g.metrics() } as NodeMessage);
+        }, Math.max(1, Number(config.metricsInterval) || 10) * 1000);
+      }
     };
     attach();
     server.register(node);
 
     node.on('close', (_removed: boolean, done: () => void) => {
+      if (metricsTimer) clearInterval(metricsTimer);
       const gw = server.gateway;
       if (gw) {
         gw.off('frame', onFrame);

@@ -5,7 +5,8 @@
  */
 import * as path from 'path';
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { FileJournal, GatewayOptions, ProblemEvent, TariffBody, YkcServer } from '../src/gateway';
+import { FileJournal, GatewayOptions, ProblemEvent, toPrometheus, YkcServer } from '../src/gateway';
+import type { TariffBody } from '../src/billing';
 import { YkcError } from '../src/protocol';
 import { ErrorThrottle } from './shared/errors';
 import { YkcServerNode } from './shared/server-node';
@@ -28,6 +29,7 @@ interface YkcServerDef extends NodeDef {
   acceptHiFirstCrc?: boolean;
   tariff?: string;
   persist?: boolean;
+  metrics?: boolean;
 }
 
 const num = (v: unknown, dflt: number): number => {
@@ -43,6 +45,9 @@ function parseAllowlist(text: string | undefined): string[] {
 }
 
 export = function (RED: NodeAPI): void {
+  /** Servers that publish Prometheus metrics at /ykc/metrics. */
+  const metricsNodes = new Set<YkcServerNode>();
+
   function YkcServerConfig(this: YkcServerNode, config: YkcServerDef) {
     RED.nodes.createNode(this, config);
     const node = this;
@@ -151,7 +156,10 @@ export = function (RED: NodeAPI): void {
       report(e as Error);
     }
 
+    if (config.metrics) metricsNodes.add(node);
+
     node.on('close', (_removed: boolean, done: () => void) => {
+      metricsNodes.delete(node);
       if (statusTimer) clearTimeout(statusTimer);
       const gw = node.gateway;
       node.gateway = null;
@@ -164,6 +172,11 @@ export = function (RED: NodeAPI): void {
   }
 
   RED.nodes.registerType('ykc-server', YkcServerConfig as unknown as (this: Node, def: NodeDef) => void);
+
+  RED.httpAdmin.get('/ykc/metrics', RED.auth.needsPermission('ykc-server.read'), (_req, res) => {
+    const snaps = [...metricsNodes].filter((n) => n.gateway).map((n) => ({ server: n.name || n.id, snap: n.gateway!.metrics() }));
+    res.type('text/plain; version=0.0.4').send(toPrometheus(snaps));
+  });
 
   // The editor's pile dropdowns: piles currently online on one server node.
   RED.httpAdmin.get('/ykc/servers/:id/piles', RED.auth.needsPermission('ykc-server.read'), (req, res) => {

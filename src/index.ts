@@ -1,3 +1,4 @@
-/** Library entry: the protocol core and the gateway, usable without Node-RED. */
+/** Library entry: protocol core, gateway and billing, usable without Node-RED. */
 export * from './protocol';
 export * from './gateway';
+export * from './billing';

@@ -3,7 +3,8 @@
  * frame on stdout — a protocol debugger for site owners. SIGINT / SIGTERM close it cleanly.
  */
 import * as fs from 'fs';
-import { GatewayOptions, RecordConfirmMode, TariffBody, YkcServer } from '../gateway';
+import { GatewayOptions, RecordConfirmMode, YkcServer } from '../gateway';
+import type { TariffBody } from '../billing';
 import { intFlag, parseArgs } from './args';
 import { CliIo } from './io';
 

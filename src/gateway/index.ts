@@ -3,3 +3,4 @@ export * from './session';
 export * from './records';
 export * from './gun-state';
 export * from './server';
+export * from './metrics';

@@ -27,6 +27,10 @@ export interface GatewayOptions {
   loginTimeoutMs: number;
 
   maxConnections: number;
+  /** New connections accepted per second; beyond it they are closed at once (piles retry), so a reconnect storm cannot starve the piles already online. */
+  maxAcceptsPerSecond: number;
+  /** Time sync after login is sent after a random delay up to this, spreading a reconnect storm's pushes. */
+  timeSyncJitterMs: number;
   /** Garbage bytes per connection since its last good frame before it is closed. */
   maxGarbageBytes: number;
   /** Bytes queued for a pile that does not read before its connection is closed. */
@@ -58,6 +62,8 @@ export const DEFAULT_OPTIONS: GatewayOptions = {
   missedHeartbeats: 3,
   loginTimeoutMs: 60_000,
   maxConnections: 20_000,
+  maxAcceptsPerSecond: 2000,
+  timeSyncJitterMs: 3000,
   maxGarbageBytes: 4096,
   maxOutboundBytes: 64 * 1024,
   maxPendingRequests: 32,

@@ -10,7 +10,10 @@ import { Duplex } from 'stream';
 import {
   CrcOrder, decodeFrameAt, DecodedFrame, FrameInput, schemaForName, schemaForType, typeHex, wallTimeOf, formatWallTime, YkcError,
 } from '../protocol';
+import type { TariffBody } from '../billing/tariff';
+export type { TariffBody };
 import { GunStateChange, GunStateTracker } from './gun-state';
+import { LatencyWindow, MetricsSnapshot } from './metrics';
 import { GatewayOptions, resolveOptions } from './options';
 import { Arrival, RecordBook, RecordJournal } from './records';
 import { PileSession, SessionInfo } from './session';
@@ -66,8 +69,6 @@ export interface LoginRequestEvent {
   body: Record<string, unknown>;
 }
 
-/** The shape of a decoded 0x0A / 0x58 body; pileNo is filled per pile. */
-export type TariffBody = Record<string, unknown> & { modelCode: string };
 
 export interface RequestOptions {
   timeoutMs?: number;
@@ -157,6 +158,9 @@ export class YkcServer extends EventEmitter<ServerEvents> {
   private netServer: net.Server | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
   private closing = false;
+  private readonly commandLatency = new LatencyWindow();
+  private acceptWindow = 0;
+  private acceptsInWindow = 0;
 
   constructor(options: Partial<GatewayOptions> = {}, journal?: RecordJournal) {
     super();
@@ -197,11 +201,23 @@ export class YkcServer extends EventEmitter<ServerEvents> {
 
   private accept(sock: net.Socket): void {
     const remote = `${sock.remoteAddress}:${sock.remotePort}`;
-    if (this.closing || this.sessions.size >= this.options.maxConnections) {
+    const second = Math.floor(Date.now() / 1000);
+    if (second !== this.acceptWindow) {
+      this.acceptWindow = second;
+      this.acceptsInWindow = 0;
+    }
+    const why = this.closing
+      ? 'server closing'
+      : this.sessions.size >= this.options.maxConnections
+        ? `maxConnections ${this.options.maxConnections} reached`
+        : ++this.acceptsInWindow > this.options.maxAcceptsPerSecond
+          ? `more than ${this.options.maxAcceptsPerSecond} new connections this second (maxAcceptsPerSecond)`
+          : null;
+    if (why) {
       this.counters.connectionsRefused++;
       sock.on('error', () => {});
       sock.destroy();
-      this.problem(new YkcError('YKC_LIMIT', `connection from ${remote} refused: ${this.closing ? 'server closing' : `maxConnections ${this.options.maxConnections} reached`}`, { remote }));
+      this.problem(new YkcError('YKC_LIMIT', `connection from ${remote} refused: ${why}`, { remote }));
       return;
     }
     sock.setNoDelay(true);
@@ -265,6 +281,18 @@ export class YkcServer extends EventEmitter<ServerEvents> {
 
   onlineCount(): number {
     return this.byPile.size;
+  }
+
+  /** Counters, gauges and command latency, as plain JSON. */
+  metrics(): MetricsSnapshot {
+    let requestsPending = 0;
+    for (const l of this.requests.values()) requestsPending += l.length;
+    return {
+      at: Date.now(),
+      gauges: { connections: this.sessions.size, pilesOnline: this.byPile.size, recordsPending: this.records.pending.size, requestsPending },
+      counters: { ...this.counters, framesInByType: { ...this.counters.framesInByType }, framesOutByType: { ...this.counters.framesOutByType } },
+      commandLatencyMs: this.commandLatency.summary(),
+    };
   }
 
   // ---- tariffs -------------------------------------------------------------------------------
@@ -499,6 +527,11 @@ export class YkcServer extends EventEmitter<ServerEvents> {
     if (old && old !== s) {
       replaced = true;
       this.counters.replaced++;
+      const host = (r: string) => r.replace(/:\d+$/, '');
+      if (host(old.remote) !== host(s.remote)) {
+        // Could be a pile that moved networks (4G) or someone using its number: say so once.
+        this.problem(new YkcError('YKC_LOGIN', `pile ${pileNo} logged in from ${s.remote} while connected from ${old.remote}: the old connection is replaced`, { previousRemote: old.remote }), s);
+      }
       // Unregister first so the old connection's close does not mark the pile offline.
       this.byPile.delete(pileNo);
       old.close('replaced by a new login');
@@ -518,10 +551,14 @@ export class YkcServer extends EventEmitter<ServerEvents> {
     this.emit('login', { sessionId: s.id, pileNo, remote: s.remote, accepted: true, version: s.version, body, replaced, at });
     this.emit('online', { sessionId: s.id, pileNo, remote: s.remote, version: s.version, at });
     if (this.options.autoTimeSync) {
-      const time = formatWallTime(wallTimeOf(new Date(), this.options.utcOffsetMinutes));
-      this.request(pileNo, { type: 0x56, body: { pileNo, time } }).catch(() => {
-        /* a pile that ignores time sync is not an error worth more than the timeout counter */
-      });
+      const t = setTimeout(() => {
+        if (this.byPile.get(pileNo) !== s) return;
+        const time = formatWallTime(wallTimeOf(new Date(), this.options.utcOffsetMinutes));
+        this.request(pileNo, { type: 0x56, body: { pileNo, time } }).catch(() => {
+          /* a pile that ignores time sync is not an error worth more than the timeout counter */
+        });
+      }, Math.random() * this.options.timeSyncJitterMs);
+      t.unref?.();
     }
   }
 
@@ -563,6 +600,7 @@ export class YkcServer extends EventEmitter<ServerEvents> {
     const pending = this.matchRequest(s, f);
     if (pending) {
       this.dropRequest(pending);
+      this.commandLatency.add(receivedAt - pending.sentAt);
       pending.resolve(f);
     }
     this.autoReply(s, f, ev);

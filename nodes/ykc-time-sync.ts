@@ -3,7 +3,7 @@
  * as wall time in the configured zone (default Asia/Shanghai, UTC+8: the protocol has no zone
  * field and piles keep China time), or a given time.
  */
-import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from 'node-red';
+import type { Node, NodeAPI, NodeMessageInFlow } from 'node-red';
 import { formatWallTime, WallTime } from '../src/protocol';
 import { alwaysAccepted, CommandDef, CommandRunner, present, requestExchange, serverOf, zoneClock } from './shared/command';
 
@@ -32,7 +32,7 @@ export = function (RED: NodeAPI): void {
     }
 
     /** The time to send: msg.payload.time, else the configured time (mode "given"), else now. */
-    function timeFor(msg: NodeMessage, given: unknown): string {
+    function timeFor(given: unknown): string {
       if (!clock) throw runner.fieldError('badZone', { tz: String(config.tz) });
       const c = clock;
       const v = present(given) && given !== 'now' ? given : config.mode === 'given' && present(config.time) ? config.time : 'now';
@@ -55,7 +55,7 @@ export = function (RED: NodeAPI): void {
     node.on('input', (msg: NodeMessageInFlow, send, done) => {
       void runner.handle(msg, send, done, (m) => {
         const pileNo = runner.pile(m);
-        const time = timeFor(m, runner.fields(m, {}).time);
+        const time = timeFor(runner.fields(m, {}).time);
         const exchange = requestExchange({ type: 0x56, body: { pileNo, time }, judge: alwaysAccepted, ids: { sentTime: time } });
         return { plans: [{ pileNo, exchange }], multi: false };
       });

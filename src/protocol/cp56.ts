@@ -7,7 +7,7 @@
  *   - anything else (invalid flag, summer-time bit, day of week, reserved bits, out-of-range
  *     parts) → "cp56:" + the 14 hex digits, re-encoded verbatim.
  */
-import { Field, FieldDoc, fieldError } from './fields';
+import { Field, FieldDoc, fieldError, hexSlice } from './fields';
 
 export interface WallTime {
   year: number;
@@ -84,25 +84,32 @@ function isValidWall(t: WallTime): boolean {
   return t.day <= dim && t.hour < 24 && t.minute < 60 && t.second < 60 && t.ms < 1000;
 }
 
+const PAD2: string[] = [];
+for (let i = 0; i < 100; i++) PAD2.push(i < 10 ? '0' + i : String(i));
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+function daysIn(year: number, month: number): number {
+  return month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : DAYS_IN_MONTH[month - 1];
+}
+
 export function decodeCp56(b: Buffer, o: number): string | null {
-  let zero = true;
-  for (let i = 0; i < 7; i++) if (b[o + i] !== 0) zero = false;
-  if (zero) return null;
-  const msAll = b[o] | (b[o + 1] << 8);
-  const t: WallTime = {
-    year: 2000 + b[o + 6],
-    month: b[o + 5],
-    day: b[o + 4],
-    hour: b[o + 3],
-    minute: b[o + 2],
-    second: Math.floor(msAll / 1000),
-    ms: msAll % 1000,
-  };
-  // Any flag, reserved bit or out-of-range part: keep the raw bytes rather than guess.
-  if (b[o + 2] > 59 || b[o + 3] > 23 || b[o + 4] > 31 || b[o + 5] > 12 || b[o + 6] > 127 || msAll > 59_999 || !isValidWall(t)) {
-    return 'cp56:' + b.subarray(o, o + 7).toString('hex').toUpperCase();
+  const lo = b[o];
+  const hi = b[o + 1];
+  const minute = b[o + 2];
+  const hour = b[o + 3];
+  const day = b[o + 4];
+  const month = b[o + 5];
+  const yy = b[o + 6];
+  if ((lo | hi | minute | hour | day | month | yy) === 0) return null;
+  const msAll = lo | (hi << 8);
+  // Any flag, reserved bit or out-of-range part (IV, SU, day of week, 30 February…): keep the raw
+  // bytes rather than guess. The flag and reserved bits all push their byte out of range.
+  if (minute > 59 || hour > 23 || month < 1 || month > 12 || day < 1 || yy > 127 || msAll > 59_999 || day > daysIn(2000 + yy, month)) {
+    return 'cp56:' + hexSlice(b, o, 7);
   }
-  return formatWallTime(t);
+  const ms = msAll % 1000;
+  const base = `${2000 + yy}-${PAD2[month]}-${PAD2[day]} ${PAD2[hour]}:${PAD2[minute]}:${PAD2[(msAll - ms) / 1000]}`;
+  return ms ? `${base}.${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}` : base;
 }
 
 export function encodeCp56(b: Buffer, o: number, v: unknown, ctx: string, name: string): void {
@@ -135,6 +142,9 @@ export function cp56(name: string, doc: Partial<FieldDoc> = {}): Field {
     doc: { enc: 'CP56Time2a', ...doc },
     decode(b, o, out) {
       out[name] = decodeCp56(b, o);
+    },
+    gen(b, at, scope) {
+      return { props: [[name, `${scope.ref(decodeCp56)}(${b},${at(0)})`]] };
     },
     encode(b, o, body, ctx) {
       encodeCp56(b, o, body[name], ctx, name);

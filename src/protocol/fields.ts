@@ -22,6 +22,51 @@ export interface Field {
   decode(b: Buffer, o: number, out: Body): void;
   /** Writes the field; `ctx` names the frame for error messages. */
   encode(b: Buffer, o: number, body: Body, ctx: string): void;
+  /**
+   * Optional: decode() as JavaScript source, so a whole layout compiles into one function that
+   * builds the body as a single object literal (schema.ts). Must give exactly what decode() gives.
+   */
+  gen?(b: string, at: OffsetExpr, scope: GenScope): DecodeGen;
+}
+
+// ---- code generation for the compiled decoders ------------------------------------------------
+
+/** Source text of the offset of the field's byte k (e.g. "s+27"). */
+export type OffsetExpr = (k: number) => string;
+
+export interface GenScope {
+  /** Makes a value (a table, a helper) reachable from the generated code; returns its identifier. */
+  ref(value: unknown): string;
+  /** A fresh local variable name. */
+  local(): string;
+}
+
+export interface DecodeGen {
+  /** Statements run before the body object is built (they may declare locals). */
+  pre?: string;
+  /** Properties of the body's object literal, in order: [key, expression]. */
+  props: Array<[string, string]>;
+  /** Statements run after it is built; `out` is the body (for properties present only sometimes). */
+  post?: string;
+}
+
+/** Source of an unsigned little-endian read of w bytes, exact for every width up to 6. */
+export function uintSource(b: string, at: OffsetExpr, w: number, scope: GenScope): string {
+  const x = (k: number): string => `${b}[${at(k)}]`;
+  switch (w) {
+    case 1:
+      return x(0);
+    case 2:
+      return `(${x(0)}|${x(1)}<<8)`;
+    case 3:
+      return `(${x(0)}|${x(1)}<<8|${x(2)}<<16)`;
+    case 4:
+      return `((${x(0)}|${x(1)}<<8|${x(2)}<<16)+${x(3)}*16777216)`;
+    case 5:
+      return `((${x(0)}|${x(1)}<<8|${x(2)}<<16)+(${x(3)}+${x(4)}*256)*16777216)`;
+    default:
+      return `${scope.ref(readUintLE)}(${b},${at(0)},${w})`;
+  }
 }
 
 export function fieldError(ctx: string, field: string, value: unknown, why: string): YkcError {
@@ -38,11 +83,50 @@ export function fieldError(ctx: string, field: string, value: unknown, why: stri
 
 const HEX2: string[] = [];
 for (let i = 0; i < 256; i++) HEX2.push(i.toString(16).toUpperCase().padStart(2, '0'));
+const HEX_HI = new Uint8Array(256);
+const HEX_LO = new Uint8Array(256);
+for (let i = 0; i < 256; i++) {
+  HEX_HI[i] = HEX2[i].charCodeAt(0);
+  HEX_LO[i] = HEX2[i].charCodeAt(1);
+}
+/** Scratch space for building hex text: fields are at most 255 bytes. */
+const HEX_SCRATCH = Buffer.alloc(512);
 
-function hexSlice(b: Buffer, o: number, w: number): string {
-  let s = '';
-  for (let i = 0; i < w; i++) s += HEX2[b[o + i]];
-  return s;
+/** Upper-case hex of b[o, o+w): characters written once into scratch, then one string made from them. */
+export function hexSlice(b: Buffer, o: number, w: number): string {
+  if (w <= 2) return w === 1 ? HEX2[b[o]] : HEX2[b[o]] + HEX2[b[o + 1]];
+  let k = 0;
+  for (let i = o, e = o + w; i < e; i++) {
+    const x = b[i];
+    HEX_SCRATCH[k++] = HEX_HI[x];
+    HEX_SCRATCH[k++] = HEX_LO[x];
+  }
+  return HEX_SCRATCH.toString('latin1', 0, k);
+}
+
+/** BCD bytes as a number when every nibble is a decimal digit, else as hex text (still lossless). */
+function bcdNumAt(b: Buffer, o: number, w: number): number | string {
+  const s = hexSlice(b, o, w);
+  return /^[0-9]+$/.test(s) ? Number(s) : s;
+}
+
+/**
+ * Source of the upper-case hex text of w bytes: one String.fromCharCode call with every character
+ * code inline, the fastest way V8 has to make a short string from bytes (a few times faster than
+ * a native toString call or concatenation).
+ */
+export function hexSource(b: string, at: OffsetExpr, w: number, scope: GenScope): string {
+  if (w > 64) return `${scope.ref(hexSlice)}(${b},${at(0)},${w})`;
+  const hi = scope.ref(HEX_HI);
+  const lo = scope.ref(HEX_LO);
+  const codes: string[] = [];
+  for (let k = 0; k < w; k++) codes.push(`${hi}[${b}[${at(k)}]]`, `${lo}[${b}[${at(k)}]]`);
+  return `String.fromCharCode(${codes.join(',')})`;
+}
+
+function allZero(b: Buffer, o: number, w: number): boolean {
+  for (let i = o, e = o + w; i < e; i++) if (b[i] !== 0) return false;
+  return true;
 }
 
 const HEX_RE = /^[0-9A-Fa-f]*$/;
@@ -63,6 +147,9 @@ export function bcd(name: string, width: number, doc: Partial<FieldDoc> = {}): F
     doc: { enc: `BCD ${width}`, ...doc },
     decode(b, o, out) {
       out[name] = hexSlice(b, o, width);
+    },
+    gen(b, at, scope) {
+      return { props: [[name, hexSource(b, at, width, scope)]] };
     },
     encode(b, o, body, ctx) {
       const v = body[name];
@@ -91,9 +178,16 @@ export function bcdNum(name: string, width = 1, doc: Partial<FieldDoc> = {}): Fi
     width,
     doc: { enc: `BCD ${width}`, ...doc },
     decode(b, o, out) {
-      const s = hexSlice(b, o, width);
       // A byte that is not valid BCD stays a hex string, so the frame still round-trips.
-      out[name] = /^[0-9]+$/.test(s) ? Number(s) : s;
+      out[name] = bcdNumAt(b, o, width);
+    },
+    gen(b, at, scope) {
+      if (width !== 1) return { props: [[name, `${scope.ref(bcdNumAt)}(${b},${at(0)},${width})`]] };
+      const g = scope.local();
+      return {
+        pre: `const ${g}=${b}[${at(0)}];`,
+        props: [[name, `(${g}&15)<10&&${g}<160?(${g}>>4)*10+(${g}&15):${scope.ref(HEX2)}[${g}]`]],
+      };
     },
     encode(b, o, body, ctx) {
       const v = body[name];
@@ -120,6 +214,9 @@ export function hex(name: string, width: number, doc: Partial<FieldDoc> = {}): F
     decode(b, o, out) {
       out[name] = hexSlice(b, o, width);
     },
+    gen(b, at, scope) {
+      return { props: [[name, hexSource(b, at, width, scope)]] };
+    },
     encode(b, o, body, ctx) {
       const v = body[name];
       if (v === undefined || v === null || v === '') {
@@ -139,17 +236,37 @@ export function reserved(name: string, width: number): Field {
   return {
     ...f,
     decode(b, o, out) {
-      for (let i = 0; i < width; i++) {
-        if (b[o + i] !== 0) {
-          out[name] = hexSlice(b, o, width);
-          return;
-        }
-      }
+      if (!allZero(b, o, width)) out[name] = hexSlice(b, o, width);
+    },
+    gen(b, at, scope) {
+      return { props: [], post: `if(!${scope.ref(allZero)}(${b},${at(0)},${width}))out[${JSON.stringify(name)}]=${hexSource(b, at, width, scope)};` };
     },
   };
 }
 
 // ---- ASCII -----------------------------------------------------------------------------------
+
+function trimNuls(s: string): string {
+  let e = s.length;
+  while (e > 0 && s.charCodeAt(e - 1) === 0) e--;
+  return e === s.length ? s : s.slice(0, e);
+}
+
+/** Text of b[o, o+w) mapped 1:1 (latin1), trailing NULs dropped. */
+function asciiAt(b: Buffer, o: number, w: number): string {
+  let e = o + w;
+  while (e > o && b[e - 1] === 0) e--;
+  return e === o ? '' : b.toString('latin1', o, e);
+}
+
+/** The same for a field sent back to front: the last byte is the first character. */
+function asciiReversedAt(b: Buffer, o: number, w: number): string {
+  let s = o; // trailing NULs of the text are the leading bytes on the wire
+  while (s < o + w && b[s] === 0) s++;
+  let t = '';
+  for (let i = o + w - 1; i >= s; i--) t += String.fromCharCode(b[i]);
+  return t;
+}
 
 /**
  * Text padded with NULs. Decoding drops trailing NULs only and maps bytes 1:1 (latin1), so any
@@ -162,12 +279,13 @@ export function ascii(name: string, width: number, opts: { reversed?: boolean; d
     width,
     doc: { enc: `ASCII ${width}${reversed ? ' (byte-reversed)' : ''}`, ...opts.doc },
     decode(b, o, out) {
-      let s = '';
-      if (reversed) for (let i = o + width - 1; i >= o; i--) s += String.fromCharCode(b[i]);
-      else for (let i = o; i < o + width; i++) s += String.fromCharCode(b[i]);
-      let end = s.length;
-      while (end > 0 && s.charCodeAt(end - 1) === 0) end--;
-      out[name] = end === s.length ? s : s.slice(0, end);
+      out[name] = reversed ? asciiReversedAt(b, o, width) : asciiAt(b, o, width);
+    },
+    gen(b, at, scope) {
+      if (width > 64) return { props: [[name, `${scope.ref(reversed ? asciiReversedAt : asciiAt)}(${b},${at(0)},${width})`]] };
+      const codes: string[] = [];
+      for (let k = 0; k < width; k++) codes.push(`${b}[${at(reversed ? width - 1 - k : k)}]`);
+      return { props: [[name, `${scope.ref(trimNuls)}(String.fromCharCode(${codes.join(',')}))`]] };
     },
     encode(b, o, body, ctx) {
       const v = body[name] ?? '';
@@ -247,6 +365,13 @@ export function uint(name: string, width: number, opts: UintOpts = {}): Field {
       // (raw + offset) / pow keeps the result the exact decimal the wire integer stands for.
       else out[name] = plain ? raw : (raw + offsetRaw) / pow;
     },
+    gen(b, at, scope) {
+      const raw = uintSource(b, at, width, scope);
+      const scaled = (x: string): string => (plain ? x : `(${x}+(${offsetRaw}))/${pow}`);
+      if (!zeroIsNull) return { props: [[name, scaled(raw)]] };
+      const t = scope.local();
+      return { pre: `const ${t}=${raw};`, props: [[name, `${t}===0?null:${scaled(t)}`]] };
+    },
     encode(b, o, body, ctx) {
       const v = body[name];
       if (v === null && zeroIsNull) {
@@ -276,6 +401,8 @@ export function uint(name: string, width: number, opts: UintOpts = {}): Field {
 export function enumeration(name: string, width: number, table: Readonly<Record<number, string>>, doc: Partial<FieldDoc> = {}): Field {
   const inner = uint(name, width);
   const nameKey = name + 'Name';
+  const dense: string[] = [];
+  for (let code = 0; code < 256; code++) dense.push(table[code] ?? 'unknown');
   const values = Object.entries(table)
     .map(([k, v]) => `${Number(k)} ${v}`)
     .join(', ');
@@ -287,6 +414,12 @@ export function enumeration(name: string, width: number, table: Readonly<Record<
       const code = readUintLE(b, o, width);
       out[name] = code;
       out[nameKey] = table[code] ?? 'unknown';
+    },
+    gen(b, at, scope) {
+      const c = scope.local();
+      // One-byte codes look their name up in a dense 256-entry array.
+      const lookup = width === 1 ? `${scope.ref(dense)}[${c}]` : `(${scope.ref(table)}[${c}]??"unknown")`;
+      return { pre: `const ${c}=${uintSource(b, at, width, scope)};`, props: [[name, c], [nameKey, lookup]] };
     },
     encode(b, o, body, ctx) {
       const v = body[name];
@@ -305,6 +438,13 @@ export function enumeration(name: string, width: number, table: Readonly<Record<
 /** A bit map decoded to the number plus the list of set flags' names (bit 0 first). */
 export function flags(name: string, width: number, listName: string, bitNames: readonly string[]): Field {
   const inner = uint(name, width);
+  const names: string[] = [];
+  for (let i = 0; i < width * 8; i++) names.push(bitNames[i] ?? `bit${i}`);
+  const setFlags = (v: number): string[] => {
+    const set: string[] = [];
+    if (v !== 0) for (let i = 0; i < names.length; i++) if (v & (1 << i)) set.push(names[i]);
+    return set;
+  };
   return {
     name,
     width,
@@ -312,9 +452,11 @@ export function flags(name: string, width: number, listName: string, bitNames: r
     decode(b, o, out) {
       const v = readUintLE(b, o, width);
       out[name] = v;
-      const set: string[] = [];
-      for (let i = 0; i < width * 8; i++) if (v & (1 << i)) set.push(bitNames[i] ?? `bit${i}`);
-      out[listName] = set;
+      out[listName] = setFlags(v);
+    },
+    gen(b, at, scope) {
+      const v = scope.local();
+      return { pre: `const ${v}=${uintSource(b, at, width, scope)};`, props: [[name, v], [listName, `${scope.ref(setFlags)}(${v})`]] };
     },
     encode(b, o, body, ctx) {
       if (body[name] === undefined && Array.isArray(body[listName])) {
@@ -341,6 +483,16 @@ export function bits(name: string, width: number, parts: ReadonlyArray<readonly 
   for (const [, w] of parts) total += w;
   if (total !== width * 8) throw new Error(`bits(${name}): parts cover ${total} of ${width * 8} bits`);
   const inner = uint(name, width);
+  const partsOf = (v: number): Record<string, number> => {
+    const obj: Record<string, number> = {};
+    let shift = 0;
+    for (const [p, w] of parts) {
+      const x = (v >>> shift) & ((1 << w) - 1);
+      if (x !== 0 || !p.startsWith('reserved')) obj[p] = x;
+      shift += w;
+    }
+    return obj;
+  };
   return {
     name,
     width,
@@ -350,15 +502,24 @@ export function bits(name: string, width: number, parts: ReadonlyArray<readonly 
       ...doc,
     },
     decode(b, o, out) {
-      const v = readUintLE(b, o, width);
-      const obj: Record<string, number> = {};
+      out[name] = partsOf(readUintLE(b, o, width));
+    },
+    gen(b, at, scope) {
+      // Usually every reserved part is zero: then the object is one literal of the named parts;
+      // otherwise the general routine keeps the parts in order, reserved ones included.
+      const v = scope.local();
       let shift = 0;
+      let reservedMask = 0;
+      const lit: string[] = [];
       for (const [p, w] of parts) {
-        const x = (v >>> shift) & ((1 << w) - 1);
-        if (x !== 0 || !p.startsWith('reserved')) obj[p] = x;
+        const mask = (1 << w) - 1;
+        if (p.startsWith('reserved')) reservedMask += mask * 2 ** shift;
+        else lit.push(`${JSON.stringify(p)}:${shift ? `(${v}>>>${shift})&${mask}` : `${v}&${mask}`}`);
         shift += w;
       }
-      out[name] = obj;
+      const obj = `{${lit.join(',')}}`;
+      const expr = reservedMask ? `(${v}&${reservedMask | 0})===0?${obj}:${scope.ref(partsOf)}(${v})` : obj;
+      return { pre: `const ${v}=${uintSource(b, at, width, scope)};`, props: [[name, expr]] };
     },
     encode(b, o, body, ctx) {
       const src = body[name];

@@ -4,7 +4,7 @@
  * frame that decodes re-encodes to the very same bytes (lossless for every byte pattern).
  */
 import should from 'should';
-import { decodeFrame, encodeFrame, FrameSplitter, YkcError } from '../../src/protocol';
+import { decodeBodyWith, decodeFrame, encodeFrame, FrameSplitter, schemaForType, YkcError } from '../../src/protocol';
 import { loadVectors } from '../support/repo';
 import { crcBitwise, prng } from './hand/support';
 
@@ -44,6 +44,12 @@ describe('protocol: seeded random frames (splitter + decoder)', function () {
           tally.decoded++;
           if (f.crcValid !== false) {
             should(encodeFrame(f).equals(frame)).be.true(`not lossless: ${frame.toString('hex')}`);
+          }
+          // The compiled decoder and the field-by-field reference agree, key order included.
+          const schema = schemaForType(frame[5]);
+          if (schema && frame[4] !== 1) {
+            const reference = decodeBodyWith(schema, frame, 6, frame.length - 8, strict, true);
+            should(JSON.stringify(f.body)).equal(JSON.stringify(reference));
           }
           // A JSON trip (what flows carry) must encode too: same bytes up to the CRC.
           const again = encodeFrame(JSON.parse(JSON.stringify(f)));

@@ -179,6 +179,10 @@ function maxCell(): Field {
       out.maxCellVoltage = (v & 0xfff) / 100;
       out.maxCellGroup = v >>> 12;
     },
+    gen(b, at, scope) {
+      const v = scope.local();
+      return { pre: `const ${v}=${b}[${at(0)}]|${b}[${at(1)}]<<8;`, props: [['maxCellVoltage', `(${v}&4095)/100`], ['maxCellGroup', `${v}>>>12`]] };
+    },
     encode(b, o, body, ctx) {
       volt.encode(b, o, body, ctx);
       const raw = b[o] | (b[o + 1] << 8);

@@ -29,6 +29,9 @@ function slots(): Field {
       for (let i = 0; i < 48; i++) a[i] = b[o + i];
       out.slots = a;
     },
+    gen(b, at) {
+      return { props: [['slots', `[${Array.from({ length: 48 }, (_, i) => `${b}[${at(i)}]`).join(',')}]`]] };
+    },
     encode(b, o, body, ctx) {
       const a = body.slots;
       if (!Array.isArray(a) || a.length !== 48) {

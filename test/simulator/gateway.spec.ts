@@ -72,13 +72,13 @@ describe('simulator against the gateway (YkcServer)', function () {
 
   it('remote start and stop through request(); the record reaches the gateway, amounts per the billing library, confirmed', async () => {
     await start();
-    const p = await online(pile(1, { speed: 20_000, clock: undefined }));
+    const p = await online(pile(1, { speed: 5_000 }));
     p.plug(1, { batteryKwh: 300, soc: 10 });
     const trade = `${p.pileNo}01250106094500001`.padEnd(32, '0');
     const started = await ask(p, 0x34, { tradeNo: trade, gunNo: 1, logicalCardNo: '1000000000000001', physicalCardNo: CARD, balance: 1000 });
     assert.deepEqual([started.body.result, started.body.tradeNo], [1, trade]);
     await nextEvent<FrameEvent>(gw, 'frame', (e) => e.frame.type === 0x13 && e.frame.body.gunState === 3);
-    // Let about half an hour of pile time pass (0.1 s at 20 000×).
+    // Let half an hour of pile time pass (0.36 s at 5 000×).
     await nextEvent<FrameEvent>(gw, 'frame', (e) => e.frame.type === 0x13 && (e.frame.body.chargingMinutes as number) >= 30, 5000);
     const recP = nextEvent<GwRecordEvent>(gw, 'record');
     const stopped = await ask(p, 0x36, { gunNo: 1 });
@@ -173,12 +173,13 @@ describe('simulator against the gateway (YkcServer)', function () {
 
   it('faults the gateway must tolerate: hi-first CRC, garbage, split and merged writes, stale connection', async () => {
     await start();
+    // 100×, not 1000×: a busy event loop must not stretch into three missed heartbeat periods.
     const ps = [
-      pile(11, { faults: { hiFirstCrc: true } }),
-      pile(12, { faults: { garbage: 0.5 } }),
-      pile(13, { faults: { splitWrites: true } }),
-      pile(14, { faults: { mergeWrites: true } }),
-      pile(15, { faults: { staleConnection: true } }),
+      pile(11, { speed: 100, faults: { hiFirstCrc: true } }),
+      pile(12, { speed: 100, faults: { garbage: 0.5 } }),
+      pile(13, { speed: 100, faults: { splitWrites: true } }),
+      pile(14, { speed: 100, faults: { mergeWrites: true } }),
+      pile(15, { speed: 100, faults: { staleConnection: true } }),
     ];
     await Promise.all(ps.map(online));
     for (const p of ps) p.plug(1);

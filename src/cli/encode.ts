@@ -1,0 +1,66 @@
+/**
+ * `ykc encode '<json>'`: a frame object (the shape `ykc decode` prints, or just
+ * {"type"|"name", "seq", "body"}) to upper-case hex on stdout (exit 0), or a JSON error with its
+ * stable code on stderr (exit 1). A JSON array encodes each element, one hex line each.
+ * `ykc encode -` reads stdin, one JSON frame per line, so `ykc decode - | ykc encode -` gives the
+ * input back.
+ */
+import { encodeFrame, FrameInput, YkcError } from '../protocol';
+import { errorJson, eachLine, splitFlags } from './decode';
+import { CliIo } from './io';
+
+const USAGE = `usage: ykc encode [--spaced] '<json>'|-
+  <json>     a frame object, e.g. '{"name":"heartbeatReply","seq":1,"body":{"pileNo":"32010200000001","gunNo":1,"reply":0}}'
+             (an array gives one hex line per frame)
+  -          read stdin, one JSON frame per line; prints one hex line per frame
+  --spaced   put a space between bytes`;
+
+function parse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new YkcError('YKC_INPUT', `not valid JSON: ${(e as Error).message}`, { input: text.length > 200 ? text.slice(0, 200) + '…' : text });
+  }
+}
+
+export async function run(args: string[], io: CliIo): Promise<number> {
+  const { flags, rest, unknown } = splitFlags(args, { '--spaced': (f) => (f.spaced = true) });
+  if (flags.help) {
+    io.out(USAGE);
+    return 0;
+  }
+  if (unknown !== undefined || rest.length === 0) {
+    io.err(errorJson(new Error(unknown !== undefined ? `unknown option ${unknown}` : 'no frame given')));
+    io.err(USAGE);
+    return 2;
+  }
+  const hex = (f: unknown): string => {
+    const s = encodeFrame(f as FrameInput).toString('hex').toUpperCase();
+    return flags.spaced ? s.replace(/(..)(?!$)/g, '$1 ') : s;
+  };
+  /** Prints the hex of one frame or of each frame of an array. */
+  const emit = (v: unknown): void => {
+    for (const f of Array.isArray(v) ? v : [v]) io.out(hex(f));
+  };
+
+  if (rest.length === 1 && rest[0] === '-') {
+    let failed = 0;
+    await eachLine(io, (line, lineNo) => {
+      try {
+        emit(parse(line));
+      } catch (e) {
+        failed++;
+        io.err(errorJson(e, { line: lineNo }));
+      }
+    });
+    return failed ? 1 : 0;
+  }
+
+  try {
+    emit(parse(rest.join(' ')));
+    return 0;
+  } catch (e) {
+    io.err(errorJson(e));
+    return 1;
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * examples/mqtt-bridge.json against a real MQTT broker (aedes, in-process on 127.0.0.1 port 0)
+ * and a virtual pile over TCP: what a subscriber sees, commands published by a client, and a
+ * record acknowledged over MQTT before the pile gets its 0x40.
+ */
+import * as net from 'net';
+import { pathToFileURL } from 'url';
+import should from 'should';
+import mqtt from 'mqtt';
+import { RecordEvent, SessionEvent, VirtualPile } from '../../src/simulator';
+import { Loaded, loadExample } from './harness';
+
+const PILE = '32010200000201';
+
+interface Received {
+  topic: string;
+  payload: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  retain: boolean;
+}
+
+/** A subscriber that remembers everything and lets a test await a matching message. */
+class Subscriber {
+  readonly got: Received[] = [];
+  private waiters: Array<{ pred: (m: Received) => boolean; resolve: (m: Received) => void }> = [];
+  constructor(readonly client: mqtt.MqttClient) {
+    client.on('message', (topic, buf, packet) => {
+      const text = buf.toString();
+      let payload: unknown = text;
+      try {
+        payload = JSON.parse(text);
+      } catch {
+        /* plain text */
+      }
+      const m = { topic, payload, retain: packet.retain };
+      this.got.push(m);
+      const i = this.waiters.findIndex((w) => w.pred(m));
+      if (i >= 0) this.waiters.splice(i, 1)[0].resolve(m);
+    });
+  }
+
+  wait(pred: (m: Received) => boolean, what: string, timeoutMs = 5000): Promise<Received> {
+    const have = this.got.find(pred);
+    if (have) return Promise.resolve(have);
+    return new Promise((resolve, reject) => {
+      const w = {
+        pred,
+        resolve: (m: Received) => {
+          clearTimeout(t);
+          resolve(m);
+        },
+      };
+      const t = setTimeout(() => {
+        this.waiters = this.waiters.filter((x) => x !== w);
+        reject(new Error(`no MQTT message: ${what} within ${timeoutMs} ms; got ${JSON.stringify(this.got.map((g) => g.topic)).slice(0, 600)}`));
+      }, timeoutMs);
+      this.waiters.push(w);
+    });
+  }
+}
+
+async function connect(port: number, topics: string[]): Promise<Subscriber> {
+  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { protocolVersion: 4, reconnectPeriod: 0, clean: true });
+  const s = new Subscriber(client);
+  await client.subscribeAsync(topics, { qos: 1 });
+  return s;
+}
+
+function pileEvent<T>(p: VirtualPile, name: 'session' | 'record', pred: (e: T) => boolean): Promise<T> {
+  return new Promise((resolve) => {
+    const on = (e: T) => {
+      if (!pred(e)) return;
+      p.off(name, on);
+      resolve(e);
+    };
+    p.on(name, on);
+  });
+}
+
+describe('example mqtt-bridge.json', function () {
+  this.timeout(20_000);
+  let broker: { handle: (s: net.Socket) => void; close(cb?: () => void): void };
+  let brokerServer: net.Server;
+  let brokerPort: number;
+  let ex: Loaded;
+  let pile: VirtualPile;
+  let sub: Subscriber;
+  const clients: mqtt.MqttClient[] = [];
+
+  before(async () => {
+    // aedes 1.x is an ES module; resolve it the CommonJS way (honours NODE_PATH), then import the file.
+    const { Aedes } = (await import(pathToFileURL(require.resolve('aedes')).href)) as typeof import('aedes', { with: { 'resolution-mode': 'import' } });
+    broker = (await Aedes.createBroker()) as unknown as typeof broker;
+    brokerServer = net.createServer((s) => broker.handle(s));
+    await new Promise<void>((r) => brokerServer.listen(0, '127.0.0.1', r));
+    brokerPort = (brokerServer.address() as net.AddressInfo).port;
+    sub = await connect(brokerPort, ['ykc/#', 'app/#']);
+    clients.push(sub.client);
+    ex = await loadExample('mqtt-bridge.json', { brokerPort });
+    pile = new VirtualPile({ port: ex.ykcPort, pileNo: PILE, guns: 2, speed: 200, seed: 3, timing: { realtimeChargingMs: 15_000 } });
+    pile.connect();
+    await pile.waitOnline();
+  });
+
+  after(async () => {
+    await pile?.close();
+    await ex?.close();
+    await Promise.all(clients.map((c) => c.endAsync()));
+    brokerServer?.close();
+    await new Promise<void>((r) => (broker ? broker.close(() => r()) : r()));
+  });
+
+  it('publishes the gateway, the pile and each gun as retained state; a late subscriber gets it at once', async () => {
+    await sub.wait((m) => m.topic === 'ykc/gateway/status' && m.payload === 'online', 'birth message');
+    const status = await sub.wait((m) => m.topic === `ykc/${PILE}/status`, 'pile status');
+    should(status.payload).match({ online: true, version: '1.5' });
+    for (const gun of [1, 2]) {
+      const st = await sub.wait((m) => m.topic === `ykc/${PILE}/${gun}/state`, `gun ${gun} state`);
+      should(st.payload.stateName).equal('idle-unplugged');
+    }
+    const late = await connect(brokerPort, [`ykc/${PILE}/+/state`, `ykc/${PILE}/status`]);
+    clients.push(late.client);
+    const retained = await late.wait((m) => m.topic === `ykc/${PILE}/2/state`, 'retained gun 2 state');
+    should(retained.retain).be.true();
+    should(retained.payload.stateName).equal('idle-unplugged');
+    should((await late.wait((m) => m.topic === `ykc/${PILE}/status`, 'retained status')).retain).be.true();
+  });
+
+  it('a start published on ykc/<pile>/cmd/start starts the pile, answers on replyTo with the correlation id, then state and telemetry follow', async () => {
+    pile.plug(1);
+    await sub.wait((m) => m.topic === `ykc/${PILE}/1/state` && m.payload.stateName === 'idle-plugged', 'gun 1 plugged');
+    const started = pileEvent<SessionEvent>(pile, 'session', (e) => e.event === 'started');
+    await sub.client.publishAsync(`ykc/${PILE}/cmd/start`, JSON.stringify({ gunNo: 1, balance: 80, replyTo: 'app/replies/7', correlationId: 'req-7' }), { qos: 1 });
+    const reply = await sub.wait((m) => m.topic === 'app/replies/7', 'start reply on replyTo');
+    should(reply.payload).match({ ok: true, outcome: 'accepted', command: 'start', pileNo: PILE, gunNo: 1, correlationId: 'req-7' });
+    should(reply.payload.tradeNo).match(/^\d{32}$/);
+    const s = await started;
+    should(s.tradeNo).equal(reply.payload.tradeNo);
+    const charging = await sub.wait((m) => m.topic === `ykc/${PILE}/1/state` && m.payload.stateName === 'charging', 'gun 1 charging');
+    should(charging.payload.tradeNo).equal(reply.payload.tradeNo);
+    const ev = await sub.wait((m) => m.topic === `ykc/${PILE}/1/event` && m.payload.event === 'chargingConfirmed', 'chargingConfirmed event');
+    should(ev.payload.correlationId).equal('req-7');
+    const tel = await sub.wait((m) => m.topic === `ykc/${PILE}/1/telemetry` && m.payload.powerKw > 0, 'telemetry with power');
+    should(tel.retain).be.false();
+    should(tel.payload).match({ gunState: 'charging', tradeNo: reply.payload.tradeNo });
+  });
+
+  it('any ykc command by name (readRealtime) answers on <topic>/reply; unknown commands answer with an error', async () => {
+    await sub.client.publishAsync(`ykc/${PILE}/cmd/readRealtime`, JSON.stringify({ gunNo: 1 }), { qos: 1 });
+    const r = await sub.wait((m) => m.topic === `ykc/${PILE}/cmd/readRealtime/reply`, 'readRealtime reply');
+    should(r.payload).match({ ok: true, outcome: 'accepted', command: 'readRealtime', pileNo: PILE });
+    should(r.payload.reply).match({ pileNo: PILE, gunNo: 1, gunStateName: 'charging' });
+
+    await sub.client.publishAsync(`ykc/${PILE}/cmd/fly`, '{}', { qos: 1 });
+    const bad = await sub.wait((m) => m.topic === `ykc/${PILE}/cmd/fly/reply`, 'reply to an unknown command');
+    should(bad.payload).match({ ok: false, outcome: 'error', command: 'fly' });
+    should(bad.payload.error.code).equal('YKC_FIELD');
+
+    await sub.client.publishAsync('ykc/32010200009999/cmd/stop', '', { qos: 1 });
+    const off = await sub.wait((m) => m.topic === 'ykc/32010200009999/cmd/stop/reply', 'reply for a pile not connected');
+    should(off.payload).match({ ok: false, outcome: 'offline' });
+  });
+
+  it('a stop ends the session; the record is published and confirmed to the pile only after the ack on ykc/<pile>/records/ack', async () => {
+    const ended = pileEvent<SessionEvent>(pile, 'session', (e) => e.event === 'ended');
+    await sub.client.publishAsync(`ykc/${PILE}/cmd/stop`, JSON.stringify({ gunNo: 1 }), { qos: 1 });
+    should((await sub.wait((m) => m.topic === `ykc/${PILE}/cmd/stop/reply`, 'stop reply')).payload).match({ ok: true, outcome: 'accepted' });
+    const s = await ended;
+    const rec = await sub.wait((m) => m.topic === `ykc/${PILE}/1/record`, 'record');
+    should(rec.payload.tradeNo).equal(s.tradeNo);
+    should(rec.payload.totalEnergy).be.above(0);
+    // Not acknowledged yet: the pile still holds it.
+    should(pile.pendingRecords().map((b) => b.tradeNo)).containEql(s.tradeNo);
+
+    const confirmed = pileEvent<RecordEvent>(pile, 'record', (e) => e.event === 'confirmed' && e.tradeNo === s.tradeNo);
+    await sub.client.publishAsync(`ykc/${PILE}/records/ack`, JSON.stringify({ tradeNo: s.tradeNo, confirm: true }), { qos: 1 });
+    await confirmed;
+    const done = await sub.wait((m) => m.topic === `ykc/${PILE}/records/confirmed`, 'records/confirmed');
+    should(done.payload).match({ tradeNo: s.tradeNo, result: 'confirmed', sentToPile: true });
+    should(pile.pendingRecords()).have.length(0);
+  });
+});

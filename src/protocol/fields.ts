@@ -210,7 +210,7 @@ export function hex(name: string, width: number, doc: Partial<FieldDoc> = {}): F
   return {
     name,
     width,
-    doc: { enc: `BIN ${width}`, ...doc },
+    doc: { enc: `BIN ${width} (hex)`, ...doc },
     decode(b, o, out) {
       out[name] = hexSlice(b, o, width);
     },
@@ -357,7 +357,7 @@ export function uint(name: string, width: number, opts: UintOpts = {}): Field {
       unit: [opts.unit, decimals ? `×10^-${decimals}` : '', opts.offset ? `offset ${opts.offset}` : '']
         .filter(Boolean)
         .join(', ') || undefined,
-      values: opts.values,
+      values: [opts.values, zeroIsNull ? '0 = not available (null)' : ''].filter(Boolean).join('; ') || undefined,
     },
     decode(b, o, out) {
       const raw = readUintLE(b, o, width);
@@ -448,7 +448,7 @@ export function flags(name: string, width: number, listName: string, bitNames: r
   return {
     name,
     width,
-    doc: { enc: `BIN ${width}`, values: bitNames.map((n, i) => `bit ${i} ${n}`).join(', ') },
+    doc: { enc: `BIN ${width}, bit map`, values: `${bitNames.map((n, i) => `bit ${i} ${n}`).join(', ')}; names of the set bits in ${listName}` },
     decode(b, o, out) {
       const v = readUintLE(b, o, width);
       out[name] = v;
@@ -498,8 +498,9 @@ export function bits(name: string, width: number, parts: ReadonlyArray<readonly 
     width,
     doc: {
       enc: `BIN ${width}, bit fields`,
-      values: parts.filter(([p]) => !p.startsWith('reserved')).map(([p, w]) => `${p} (${w} bit${w > 1 ? 's' : ''})`).join(', '),
       ...doc,
+      // The part names, LSB first, then what their values mean.
+      values: [parts.filter(([p]) => !p.startsWith('reserved')).map(([p, w]) => `${p} (${w} bit${w > 1 ? 's' : ''})`).join(', '), doc.values].filter(Boolean).join(' — '),
     },
     decode(b, o, out) {
       out[name] = partsOf(readUintLE(b, o, width));

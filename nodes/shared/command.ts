@@ -121,8 +121,12 @@ export function inputError(RED: NodeAPI, type: string, key: string, params: Reco
   err.name = 'YkcError';
   err.code = code;
   err.details = params;
+  LOCALISED.add(err);
   return err;
 }
+
+/** Errors whose message already comes from the catalogue: no translated code prefix in front. */
+const LOCALISED = new WeakSet<Error>();
 
 /** Tariff validation and other domain errors are bad input from the flow's point of view. */
 export function asFieldError(e: unknown): unknown {
@@ -376,14 +380,19 @@ export class CommandRunner {
     return inputError(this.RED, this.opts.type, key, params, code);
   }
 
-  status(fill: NodeStatus['fill'], shape: NodeStatus['shape'], key: string, params: Record<string, unknown> = {}): void {
-    if (!this.closed) this.node.status({ fill, shape, text: this.t(`status.${key}`, params) });
+  /** Status with its machine-readable parts (outcome, pileNo, code) beside the text, for Status nodes. */
+  status(fill: NodeStatus['fill'], shape: NodeStatus['shape'], key: string, params: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): void {
+    if (!this.closed) this.node.status({ fill, shape, text: this.t(`status.${key}`, params), ...extra } as NodeStatus);
+  }
+
+  private nodeError(e: unknown): NodeError {
+    return toNodeError(e, e instanceof Error && LOCALISED.has(e) ? undefined : this.describe);
   }
 
   /** The running gateway, or YKC_OFFLINE when the server node is missing or could not listen. */
   gateway(): YkcServer {
     const gw = this.server?.gateway;
-    if (!gw) throw this.fieldError(this.server ? 'serverDown' : 'noServer', {}, 'YKC_OFFLINE');
+    if (!gw) throw this.server ? this.fieldError('serverDown', {}, 'YKC_OFFLINE') : this.fieldError('noServer', {}, 'YKC_OFFLINE');
     return gw;
   }
 
@@ -453,7 +462,7 @@ export class CommandRunner {
       await this.handleInner(msg, send, done, build);
     } catch (e) {
       // A bug, never an expected outcome: still one done() and no unhandled rejection.
-      done(toNodeError(e, this.describe));
+      done(this.nodeError(e));
     }
   }
 
@@ -478,8 +487,8 @@ export class CommandRunner {
     const results = await Promise.all(plans.plans.map((plan) => this.runPlan(this.RED.util.cloneMessage(msg), plan, send, true)));
     if (this.closed) return done();
     const ok = results.filter((r) => r.outcome === 'accepted').length;
-    if (ok === results.length) this.status('green', 'dot', 'acceptedMany', { ok, count: results.length, time: clock() });
-    else this.status('red', 'dot', 'partial', { ok, count: results.length });
+    if (ok === results.length) this.status('green', 'dot', 'acceptedMany', { ok, count: results.length, time: clock() }, { outcome: 'accepted' });
+    else this.status('red', 'dot', 'partial', { ok, count: results.length }, { outcome: 'partial' });
     done();
   }
 
@@ -494,7 +503,7 @@ export class CommandRunner {
       return this.failure(msg, send, e, base, exchange, ownErrors);
     }
     this.busy++;
-    this.status('blue', 'dot', 'waiting', { count: this.busy });
+    this.status('blue', 'dot', 'waiting', { count: this.busy }, { outcome: 'waiting', ...(pileNo ? { pileNo } : {}) });
     const started = Date.now();
     const ctx: RunContext = {
       gw,
@@ -528,14 +537,14 @@ export class CommandRunner {
         ykc.reason = r.code;
         ykc.reasonName = r.name;
         if (this.config.refusalError !== false) {
-          error = this.fieldError('refused', { pile: pileNo ?? '', frame: exchange.request.name, reason: r.name, code: String(r.code) }, 'YKC_REJECTED');
+          error = this.fieldError('refused', { pile: pileNo ?? '', frame: exchange.request.name, reason: reasonText, code: String(r.code) }, 'YKC_REJECTED');
           error.details = { pileNo, frame: exchange.request.name, reason: r.code, reasonName: r.name };
         }
       }
       msg.payload = answer.payload;
       (msg as { ykc?: unknown }).ykc = ykc;
-      if (answer.accepted) this.status('green', 'dot', 'accepted', { time: clock() });
-      else this.status('red', 'dot', 'refused', { reason: reasonText });
+      if (answer.accepted) this.status('green', 'dot', 'accepted', { time: clock() }, { outcome, pileNo });
+      else this.status('red', 'dot', 'refused', { reason: reasonText }, { outcome, pileNo, code: answer.reason?.code });
       send(this.at(OUTPUT[outcome], msg));
       if (answer.after) {
         answer.after.then(
@@ -554,28 +563,29 @@ export class CommandRunner {
   }
 
   private failure(msg: NodeMessage, send: Send, e: unknown, base: Record<string, unknown>, exchange: Exchange, ownErrors: boolean): { outcome: Outcome; error?: NodeError } {
-    const err = toNodeError(e, this.describe);
+    const err = this.nodeError(e);
     const outcome = outcomeOf(err.code);
     if (this.closed) return { outcome };
-    this.failStatus(err.code, outcome);
+    this.failStatus(err.code, outcome, typeof base.pileNo === 'string' ? base.pileNo : undefined);
     (msg as { ykc?: unknown }).ykc = { ...base, request: exchange.request, outcome, error: { code: err.code, message: err.message } };
     send(this.at(2, msg));
     if (ownErrors) this.node.error(err, msg);
     return { outcome, error: err };
   }
 
-  private failStatus(code: string, outcome: Outcome): void {
-    if (outcome === 'timeout') this.status('red', 'ring', 'timeout');
-    else if (outcome === 'offline') this.status('grey', 'ring', 'offline');
-    else if (code === 'YKC_FIELD') this.status('red', 'ring', 'badInput');
-    else this.status('red', 'ring', 'error', { code });
+  private failStatus(code: string, outcome: Outcome, pileNo?: string): void {
+    const extra = { outcome, code, ...(pileNo ? { pileNo } : {}) };
+    if (outcome === 'timeout') this.status('red', 'ring', 'timeout', {}, extra);
+    else if (outcome === 'offline') this.status('grey', 'ring', 'offline', {}, extra);
+    else if (code === 'YKC_FIELD') this.status('red', 'ring', 'badInput', {}, extra);
+    else this.status('red', 'ring', 'error', { code }, extra);
   }
 
   /** Bad input before anything was sent: output 3 and done(err). */
   private fail(msg: NodeMessage, send: Send, done: Done, e: unknown, pileNo: string | null, ids: Record<string, unknown>): void {
-    const err = toNodeError(e, this.describe);
+    const err = this.nodeError(e);
     const outcome = outcomeOf(err.code);
-    this.failStatus(err.code, outcome);
+    this.failStatus(err.code, outcome, pileNo ?? undefined);
     (msg as { ykc?: unknown }).ykc = { ...(pileNo ? { pileNo } : {}), ...ids, outcome, error: { code: err.code, message: err.message } };
     send(this.at(2, msg));
     done(err);

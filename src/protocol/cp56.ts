@@ -80,8 +80,7 @@ export function parseWallTime(v: unknown): WallTime | null {
 
 function isValidWall(t: WallTime): boolean {
   if (t.year < 2000 || t.year > 2127 || t.month < 1 || t.month > 12 || t.day < 1) return false;
-  const dim = new Date(Date.UTC(t.year, t.month, 0)).getUTCDate();
-  return t.day <= dim && t.hour < 24 && t.minute < 60 && t.second < 60 && t.ms < 1000;
+  return t.day <= daysIn(t.year, t.month) && t.hour < 24 && t.minute < 60 && t.second < 60 && t.ms < 1000;
 }
 
 const PAD2: string[] = [];

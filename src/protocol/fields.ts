@@ -135,8 +135,16 @@ const HEX_RE = /^[0-9A-Fa-f]*$/;
 function writeHexDigits(b: Buffer, o: number, w: number, digits: string, ctx: string, name: string, raw: unknown, kind: string): void {
   if (digits.length > w * 2) throw fieldError(ctx, name, raw, `has more than ${w * 2} ${kind}`);
   if (!HEX_RE.test(digits)) throw fieldError(ctx, name, raw, `must contain only ${kind}`);
-  const padded = digits.length === w * 2 ? digits : digits.padStart(w * 2, '0');
-  for (let i = 0; i < w; i++) b[o + i] = parseInt(padded.substr(i * 2, 2), 16);
+  const pad = w * 2 - digits.length; // missing leading digits are zeros
+  for (let i = 0; i < w; i++) {
+    const k = 2 * i - pad;
+    b[o + i] = (k >= 0 ? nibble(digits.charCodeAt(k)) << 4 : 0) | (k + 1 >= 0 ? nibble(digits.charCodeAt(k + 1)) : 0);
+  }
+}
+
+/** Value of one hex digit's character code ('0'–'9', 'A'–'F', 'a'–'f'; already validated). */
+function nibble(c: number): number {
+  return c <= 57 ? c - 48 : (c | 0x20) - 87;
 }
 
 /** Packed BCD, most significant digit first, as a digit string of exactly 2·width characters. */

@@ -139,8 +139,13 @@ export function compileDecoder(fields: readonly Field[], offsets: readonly numbe
 /** Largest body a frame can carry: the length byte counts seq(2)+flag(1)+type(1)+body. */
 export const MAX_BODY = 255 - 4;
 
+const CTX = new WeakMap<FrameSchema, string>();
+
+/** "0x13 realtime": how messages name a frame (made once per schema, encoding asks every time). */
 function ctxOf(schema: FrameSchema): string {
-  return `${typeHex(schema.type)} ${schema.name}`;
+  let c = CTX.get(schema);
+  if (c === undefined) CTX.set(schema, (c = `${typeHex(schema.type)} ${schema.name}`));
+  return c;
 }
 
 function pickLayoutForDecode(schema: FrameSchema, len: number): Layout {

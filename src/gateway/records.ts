@@ -29,10 +29,16 @@ export interface RecordJournal {
   save(state: JournalState): void;
   /** Writes anything not yet on disk. */
   flush(): void;
+  /**
+   * Told when a write fails (disk full, directory not writable). The state stays in memory and is
+   * written with the next change or at close; a journal never throws into the gateway's event loop.
+   */
+  onError?: (err: Error) => void;
 }
 
 /** A JSON file written atomically (temp file + rename), at most every `debounceMs`. */
 export class FileJournal implements RecordJournal {
+  onError?: (err: Error) => void;
   private timer: NodeJS.Timeout | null = null;
   private latest: JournalState | null = null;
 
@@ -54,12 +60,21 @@ export class FileJournal implements RecordJournal {
   save(state: JournalState): void {
     this.latest = state;
     if (this.debounceMs <= 0) {
-      this.flush();
+      this.tryFlush();
       return;
     }
     if (!this.timer) {
-      this.timer = setTimeout(() => this.flush(), this.debounceMs);
+      this.timer = setTimeout(() => this.tryFlush(), this.debounceMs);
       this.timer.unref?.();
+    }
+  }
+
+  /** flush() from a timer or an event handler: an exception there would end the whole process. */
+  private tryFlush(): void {
+    try {
+      this.flush();
+    } catch (e) {
+      this.onError?.(e instanceof Error ? e : new Error(String(e)));
     }
   }
 
@@ -69,10 +84,21 @@ export class FileJournal implements RecordJournal {
     if (!this.latest) return;
     const state = this.latest;
     this.latest = null;
-    fs.mkdirSync(path.dirname(this.file), { recursive: true });
     const tmp = `${this.file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(state));
-    fs.renameSync(tmp, this.file);
+    try {
+      fs.mkdirSync(path.dirname(this.file), { recursive: true });
+      fs.writeFileSync(tmp, JSON.stringify(state));
+      fs.renameSync(tmp, this.file);
+    } catch (e) {
+      // Keep it for the next attempt unless something newer is already waiting.
+      this.latest ??= state;
+      try {
+        fs.unlinkSync(tmp);
+      } catch {
+        /* no temp file was written */
+      }
+      throw e;
+    }
   }
 }
 
@@ -90,7 +116,7 @@ export class RecordBook {
   ) {
     const state = journal?.load();
     if (state) {
-      for (const u of state.unconfirmed) this.unconfirmed.set(u.tradeNo, { pileNo: u.pileNo, receivedAt: u.receivedAt });
+      for (const u of state.unconfirmed.slice(-memory)) this.unconfirmed.set(u.tradeNo, { pileNo: u.pileNo, receivedAt: u.receivedAt });
       for (const [t, r] of state.confirmed.slice(-memory)) this.confirmed.set(t, r);
     }
   }
@@ -109,7 +135,11 @@ export class RecordBook {
 
   hold(rec: PendingRecord): void {
     this.pending.set(rec.tradeNo, rec);
+    this.unconfirmed.delete(rec.tradeNo);
     this.unconfirmed.set(rec.tradeNo, { pileNo: rec.pileNo, receivedAt: rec.receivedAt });
+    // Bounded like the confirmed set: a flow that never confirms must not grow the journal forever.
+    // Forgetting the oldest only costs a very late resend its 'resend-unconfirmed' flag.
+    while (this.unconfirmed.size > this.memory) this.unconfirmed.delete(this.unconfirmed.keys().next().value as string);
     this.persist();
   }
 
@@ -145,14 +175,24 @@ export class RecordBook {
   close(): void {
     for (const p of this.pending.values()) if (p.timer) clearTimeout(p.timer);
     this.pending.clear();
-    this.journal?.flush();
+    this.guard(() => this.journal?.flush());
   }
 
   private persist(): void {
     if (!this.journal) return;
-    this.journal.save({
+    const state: JournalState = {
       unconfirmed: [...this.unconfirmed].map(([tradeNo, u]) => ({ tradeNo, pileNo: u.pileNo, receivedAt: u.receivedAt })),
       confirmed: [...this.confirmed],
-    });
+    };
+    this.guard(() => this.journal!.save(state));
+  }
+
+  /** Journal trouble is reported, never thrown: it runs inside socket handlers and close(). */
+  private guard(write: () => void): void {
+    try {
+      write();
+    } catch (e) {
+      this.journal?.onError?.(e instanceof Error ? e : new Error(String(e)));
+    }
   }
 }

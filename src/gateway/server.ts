@@ -165,6 +165,12 @@ export class YkcServer extends EventEmitter<ServerEvents> {
   constructor(options: Partial<GatewayOptions> = {}, journal?: RecordJournal) {
     super();
     this.options = resolveOptions(options);
+    if (journal) {
+      journal.onError = (e) => {
+        const errno = (e as NodeJS.ErrnoException).code;
+        this.problem(new YkcError('YKC_STORE', `record journal not written (${errno ?? e.message}): unconfirmed and confirmed trade numbers will not survive a restart until it is`, { errno }));
+      };
+    }
     this.records = new RecordBook(this.options.confirmedMemory, journal);
     this.gunStates = new GunStateTracker((c) => this.emit('gunState', c));
     this.sweepTimer = setInterval(() => this.sweep(), Math.min(1000, Math.max(50, this.options.heartbeatPeriodMs / 10)));

@@ -6,3 +6,4 @@ export * from './cards';
 export * from './car';
 export * from './link';
 export * from './pile';
+export * from './fleet';

@@ -286,6 +286,7 @@ export class VirtualPile extends EventEmitter {
   private modelPhase: 'idle' | 'check' | 'request' | 'ok' = 'idle';
   private hbAwaiting = false;
   private hbMissed = 0;
+  private hbDue = 0;
   private failures = 0;
   private rejections = 0;
   private wallOffset: number;
@@ -541,6 +542,24 @@ export class VirtualPile extends EventEmitter {
     return this.stop(gunNo, STOP.SOC_FULL);
   }
 
+  /** Guns with a session running. */
+  get chargingGuns(): number {
+    let n = 0;
+    for (const g of this.guns) if (g.session) n++;
+    return n;
+  }
+
+  /** Records not yet confirmed by 0x40. */
+  get pendingRecordCount(): number {
+    return this.records.size;
+  }
+
+  /** A cheap look at one gun (no meter reading, unlike snapshot()). */
+  gunStatus(gunNo: number): { gunNo: number; plugged: boolean; charging: boolean; faulted: boolean; tradeNo: string | null; waitingForPlug: boolean } {
+    const g = this.gun(gunNo);
+    return { gunNo: g.no, plugged: g.plugged, charging: !!g.session, faulted: !!g.faultBits, tradeNo: g.session?.tradeNo ?? null, waitingForPlug: !!g.pendingStart };
+  }
+
   /** Stats including the bytes and writes of the connection still open. */
   liveStats(): PileStats {
     const l = this.link;
@@ -703,7 +722,7 @@ export class VirtualPile extends EventEmitter {
     this.setState('online');
     this.hbAwaiting = false;
     this.hbMissed = 0;
-    this.timers.set('hb', this.rnd.jitter(this.timing.heartbeatMs, this.timing.jitter), () => this.heartbeatTick());
+    this.armHeartbeat(this.rnd.jitter(this.timing.heartbeatMs, this.timing.jitter));
     this.modelCheck();
     for (const r of [...this.records.values()]) this.deliverRecord(r);
     for (const g of this.guns) this.realtimeNow(g);
@@ -711,11 +730,14 @@ export class VirtualPile extends EventEmitter {
 
   private heartbeatTick(): void {
     if (this.state !== 'online') return;
+    // A tick that fires well after its time means the host, not the link, stalled (a sped-up clock
+    // magnifies every pause): that round does not count as a missed reply.
+    const stalled = this.clock.now() - this.hbDue > this.timing.heartbeatMs / 2;
     if (this.faults.silence) {
       this.hbAwaiting = false;
       this.hbMissed = 0;
     } else {
-      this.hbMissed = this.hbAwaiting ? this.hbMissed + 1 : 0;
+      if (!stalled) this.hbMissed = this.hbAwaiting ? this.hbMissed + 1 : 0;
       if (this.hbMissed >= this.timing.heartbeatMisses) {
         this.stats.heartbeatTimeouts++;
         this.fail(new YkcError('YKC_TIMEOUT', `pile ${this.pileNo}: ${this.hbMissed} heartbeats unanswered, reconnecting`, { pileNo: this.pileNo }));
@@ -725,7 +747,12 @@ export class VirtualPile extends EventEmitter {
       for (const g of this.guns) this.originate(0x03, { pileNo: this.pileNo, gunNo: g.no, gunState: g.faultBits ? 1 : 0 });
       this.hbAwaiting = true;
     }
-    this.timers.set('hb', this.timing.heartbeatMs, () => this.heartbeatTick());
+    this.armHeartbeat(this.timing.heartbeatMs);
+  }
+
+  private armHeartbeat(ms: number): void {
+    this.hbDue = this.clock.now() + ms;
+    this.timers.set('hb', ms, () => this.heartbeatTick());
   }
 
   // ---- billing model ---------------------------------------------------------------------------

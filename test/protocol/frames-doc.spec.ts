@@ -6,7 +6,6 @@ import should from 'should';
 import * as protocol from '../../src/protocol';
 import { REPO_ROOT } from '../support/repo';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const gen = require(path.join(REPO_ROOT, 'scripts', 'gen-frames-doc.js')) as { render(p: typeof protocol): string; DOC: string };
 
 describe('docs/frames.md (generated from the schemas)', () => {

@@ -16,7 +16,7 @@
 import { EventEmitter } from 'events';
 import { YkcError } from '../protocol';
 import { Clock, ScaledClock, TimerSet } from './clock';
-import { PileFaults, PileStats, PileTiming, PileType, ProtocolVersion, RecordEvent, SessionEvent, VirtualPile } from './pile';
+import { PileFaults, PileStats, PileTiming, PileType, ProtocolVersion, PileRecordEvent, PileSessionEvent, VirtualPile } from './pile';
 import { Random } from './random';
 
 export type Scenario = 'idle' | 'charge' | 'faults';
@@ -147,8 +147,10 @@ export class Fleet extends EventEmitter {
         for (let g = 1; g <= p.gunCount; g++) this.timers.once(at + this.rnd.int(30_000, 3 * MIN), () => this.arrive(p, g));
       }
       if (this.scenario === 'faults') this.timers.once(at + this.rnd.int(10 * MIN, 40 * MIN), () => this.mischief(p));
-      p.on('session', (e: SessionEvent) => this.emit('session', { pileNo: p.pileNo, ...e }));
-      p.on('record', (e: RecordEvent) => this.emit('record', { pileNo: p.pileNo, ...e }));
+      // One listener per running session (arrive) plus these two.
+      p.setMaxListeners(p.gunCount + 10);
+      p.on('session', (e: PileSessionEvent) => this.emit('session', { pileNo: p.pileNo, ...e }));
+      p.on('record', (e: PileRecordEvent) => this.emit('record', { pileNo: p.pileNo, ...e }));
     });
   }
 
@@ -165,7 +167,7 @@ export class Fleet extends EventEmitter {
           return this.later(p, gun, 5 * MIN);
         }
         const trade = out.session.tradeNo;
-        const onEnd = (e: SessionEvent) => {
+        const onEnd = (e: PileSessionEvent) => {
           if (e.event !== 'ended' || e.gunNo !== gun || e.tradeNo !== trade) return;
           p.off('session', onEnd);
           this.timers.once(this.rnd.int(30_000, 3 * MIN), () => {

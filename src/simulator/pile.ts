@@ -135,7 +135,7 @@ export const STOP = {
   POWER_LOST: 0x83,
 } as const;
 
-export interface SessionInfo {
+export interface PileSessionInfo {
   gunNo: number;
   tradeNo: string;
   /** 1 app, 2 card, 4 offline card. */
@@ -149,7 +149,7 @@ export interface SessionInfo {
   parallelNo?: string;
 }
 
-export interface SessionEvent extends Partial<SessionInfo> {
+export interface PileSessionEvent extends Partial<PileSessionInfo> {
   event: 'started' | 'ended' | 'refused' | 'expired';
   gunNo: number;
   stopReason?: number;
@@ -159,7 +159,7 @@ export interface SessionEvent extends Partial<SessionInfo> {
   reason?: string;
 }
 
-export interface RecordEvent {
+export interface PileRecordEvent {
   event: 'sent' | 'confirmed' | 'refused' | 'abandoned' | 'stored';
   tradeNo: string;
   attempt: number;
@@ -173,7 +173,7 @@ export interface GunSnapshot {
   faultBits: number;
   /** Meter reading, 0.0001 kWh. */
   meter: number;
-  session: (SessionInfo & { energy: number; amount: number; soc: number }) | null;
+  session: (PileSessionInfo & { energy: number; amount: number; soc: number }) | null;
   waitingForPlug: boolean;
 }
 
@@ -212,7 +212,7 @@ export interface PileStats {
 }
 
 export type CardOutcome =
-  | { result: 'started'; session: SessionInfo }
+  | { result: 'started'; session: PileSessionInfo }
   | { result: 'stopped'; tradeNo: string }
   | { result: 'refused'; reason: string; failReason?: number };
 
@@ -225,7 +225,7 @@ interface PendingStart {
   parallel?: { parallelNo: string; mainAux: number };
 }
 
-interface Session extends SessionInfo {
+interface Session extends PileSessionInfo {
   startSim: number;
   /** Fixed at the start: a time sync during the session does not move its slots or times. */
   wallOffset: number;
@@ -938,7 +938,7 @@ export class VirtualPile extends EventEmitter {
       this.timers.set(`late:${g.no}`, this.timing.latePlugWindowMs, () => {
         if (g.pendingStart !== p) return;
         g.pendingStart = null;
-        this.emit('session', { event: 'expired', gunNo: g.no, tradeNo, reason: 'gun not plugged in within the window' } satisfies SessionEvent);
+        this.emit('session', { event: 'expired', gunNo: g.no, tradeNo, reason: 'gun not plugged in within the window' } satisfies PileSessionEvent);
       });
       return;
     }
@@ -1246,7 +1246,7 @@ export class VirtualPile extends EventEmitter {
     return { energyUnits, watts: s.watts, minutes, remainingMinutes: this.remainingMinutes(s, energyUnits) };
   }
 
-  private beginSession(g: Gun, info: Omit<SessionInfo, 'gunNo' | 'startedAt'>): SessionInfo {
+  private beginSession(g: Gun, info: Omit<PileSessionInfo, 'gunNo' | 'startedAt'>): PileSessionInfo {
     const now = this.clock.now();
     const tariff = this.tariff!;
     const s: Session = {
@@ -1270,14 +1270,14 @@ export class VirtualPile extends EventEmitter {
     }
     this.realtimeNow(g);
     const pub = this.sessionInfo(s);
-    this.emit('session', { event: 'started', ...pub } satisfies SessionEvent);
+    this.emit('session', { event: 'started', ...pub } satisfies PileSessionEvent);
     this.emitState();
     this.checkLimits(g);
     return pub;
   }
 
-  private sessionInfo(s: Session): SessionInfo {
-    const out: SessionInfo = {
+  private sessionInfo(s: Session): PileSessionInfo {
+    const out: PileSessionInfo = {
       gunNo: s.gunNo,
       tradeNo: s.tradeNo,
       startType: s.startType,
@@ -1334,7 +1334,7 @@ export class VirtualPile extends EventEmitter {
       this.originate(0x19, chargeEndBody(this.ids(g, s), s.car, fig, Number(this.pileNo.slice(-8))));
     }
     const body = this.recordBody(g, s, stopReason);
-    this.emit('session', { event: 'ended', ...this.sessionInfo(s), stopReason, energy: fig.energyUnits, amount: s.meter.amount } satisfies SessionEvent);
+    this.emit('session', { event: 'ended', ...this.sessionInfo(s), stopReason, energy: fig.energyUnits, amount: s.meter.amount } satisfies PileSessionEvent);
     this.queueRecord(body);
     this.realtimeNow(g);
     this.emitState();
@@ -1366,12 +1366,12 @@ export class VirtualPile extends EventEmitter {
       balance: p.balanceCents * 100, startedAt: now, startSim: this.clock.now(), wallOffset: this.wallOffset,
       meter: new SessionMeter(this.tariff!, g.meter, now), car: g.car, watts: 0, sentBms: false,
     };
-    this.emit('session', { event: 'refused', gunNo: g.no, tradeNo: p.tradeNo, stopReason, reason: 'insufficient balance' } satisfies SessionEvent);
+    this.emit('session', { event: 'refused', gunNo: g.no, tradeNo: p.tradeNo, stopReason, reason: 'insufficient balance' } satisfies PileSessionEvent);
     this.queueRecord(this.recordBody(g, s, stopReason));
   }
 
   private refuse(g: Gun, reason: string, failReason?: number): CardOutcome {
-    this.emit('session', { event: 'refused', gunNo: g.no, reason } satisfies SessionEvent);
+    this.emit('session', { event: 'refused', gunNo: g.no, reason } satisfies PileSessionEvent);
     return failReason === undefined ? { result: 'refused', reason } : { result: 'refused', reason, failReason };
   }
 
@@ -1394,7 +1394,7 @@ export class VirtualPile extends EventEmitter {
     const r: PendingRecord = { tradeNo: String(body.tradeNo), body, attempts: 0 };
     this.records.set(r.tradeNo, r);
     if (this.state === 'online' && !this.faults.silence) this.deliverRecord(r);
-    else this.emit('record', { event: 'stored', tradeNo: r.tradeNo, attempt: 0, body } satisfies RecordEvent);
+    else this.emit('record', { event: 'stored', tradeNo: r.tradeNo, attempt: 0, body } satisfies PileRecordEvent);
   }
 
   /** Sends the record, then resends 3 × 30 s and once more 5 min later until 0x40 (§8.6). */
@@ -1404,14 +1404,14 @@ export class VirtualPile extends EventEmitter {
     if (this.state === 'online' && this.originate(0x3b, r.body)) {
       r.attempts++;
       this.stats.recordsSent++;
-      this.emit('record', { event: 'sent', tradeNo: r.tradeNo, attempt: r.attempts, body: r.body } satisfies RecordEvent);
+      this.emit('record', { event: 'sent', tradeNo: r.tradeNo, attempt: r.attempts, body: r.body } satisfies PileRecordEvent);
     }
     if (r.attempts >= max) {
       this.timers.set(`rec:${r.tradeNo}`, this.timing.recordRetryMs, () => {
         if (!this.records.has(r.tradeNo)) return;
         this.records.delete(r.tradeNo);
         this.stats.recordsAbandoned++;
-        this.emit('record', { event: 'abandoned', tradeNo: r.tradeNo, attempt: r.attempts, body: r.body } satisfies RecordEvent);
+        this.emit('record', { event: 'abandoned', tradeNo: r.tradeNo, attempt: r.attempts, body: r.body } satisfies PileRecordEvent);
       });
       return;
     }
@@ -1428,7 +1428,7 @@ export class VirtualPile extends EventEmitter {
     const ok = b.result === 0;
     if (ok) this.stats.recordsConfirmed++;
     else this.stats.recordsRefused++;
-    this.emit('record', { event: ok ? 'confirmed' : 'refused', tradeNo: r.tradeNo, attempt: r.attempts, body: r.body } satisfies RecordEvent);
+    this.emit('record', { event: ok ? 'confirmed' : 'refused', tradeNo: r.tradeNo, attempt: r.attempts, body: r.body } satisfies PileRecordEvent);
   }
 
   // ---- helpers ---------------------------------------------------------------------------------
@@ -1473,3 +1473,10 @@ export class VirtualPile extends EventEmitter {
 
 /** Platform → pile commands the pile serves (replies to its own requests are handled apart). */
 const COMMANDS = new Set([0x12, 0x34, 0x36, 0x42, 0x44, 0x46, 0x48, 0x52, 0x56, 0x58, 0x62, 0x92, 0x94, 0xa4]);
+
+/** @deprecated use PileRecordEvent (the gateway exports its own RecordEvent). */
+export type RecordEvent = PileRecordEvent;
+/** @deprecated use PileSessionEvent (the gateway exports its own SessionEvent). */
+export type SessionEvent = PileSessionEvent;
+/** @deprecated use PileSessionInfo (the gateway exports its own SessionInfo). */
+export type SessionInfo = PileSessionInfo;

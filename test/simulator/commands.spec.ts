@@ -6,7 +6,7 @@
 import assert from 'assert/strict';
 import { Tariff } from '../../src/billing/tariff';
 import { encodeFrame } from '../../src/protocol';
-import { ManualClock, RecordEvent, VirtualPile, VirtualPileOptions } from '../../src/simulator';
+import { ManualClock, PileRecordEvent, VirtualPile, VirtualPileOptions } from '../../src/simulator';
 import { advance, china, handFrame } from './helpers';
 import { nextEvent, sampleTariff, ScriptedPlatform } from './platform';
 
@@ -178,7 +178,7 @@ describe('simulator: platform commands', function () {
     const login = plat.frames(0x01, from)[0];
     assert.deepEqual([login.conn.id, login.frame.seq], [1, 0]);
     assert.equal(pile.stats.reboots, 1);
-    await nextEvent<RecordEvent>(pile, 'record', (e) => e.event === 'confirmed' && e.tradeNo === '6'.repeat(32));
+    await nextEvent<PileRecordEvent>(pile, 'record', (e) => e.event === 'confirmed' && e.tradeNo === '6'.repeat(32));
   });
 
   it('0x92 "when idle" waits for the session to end', async () => {

@@ -4,7 +4,7 @@ import { billLevels } from '../../src/billing/compute';
 import { Tariff } from '../../src/billing/tariff';
 import { FrameEvent, GatewayOptions, RecordEvent as GwRecordEvent, YkcServer } from '../../src/gateway';
 import { DecodedFrame } from '../../src/protocol';
-import { RecordEvent, ScaledClock, SessionEvent, VirtualPile, VirtualPileOptions } from '../../src/simulator';
+import { PileRecordEvent, PileSessionEvent, ScaledClock, VirtualPile, VirtualPileOptions } from '../../src/simulator';
 import { nextEvent, sampleTariff } from './platform';
 
 const CARD = '00000000D14B0A54';
@@ -90,7 +90,7 @@ describe('simulator against the gateway (YkcServer)', function () {
     const energies = [rec.sharpEnergy, rec.peakEnergy, rec.flatEnergy, rec.valleyEnergy].map((e) => Math.round((e as number) * 1e4));
     const bill = billLevels(Tariff.fromBody(gw.tariffFor(p.pileNo)!), energies);
     assert.deepEqual([rec.sharpAmount, rec.peakAmount, rec.flatAmount, rec.valleyAmount, rec.totalAmount], [...bill.levels.map((l) => l.amount / 1e4), bill.totalAmount / 1e4]);
-    await nextEvent<RecordEvent>(p, 'record', (r) => r.event === 'confirmed');
+    await nextEvent<PileRecordEvent>(p, 'record', (r) => r.event === 'confirmed');
   });
 
   it('late plug: request() gets the 0x05 refusal, the second 0x33 arrives as a frame and the gun charges', async () => {
@@ -165,7 +165,7 @@ describe('simulator against the gateway (YkcServer)', function () {
     p.stop(1);
     assert.equal((await rec).held, true);
     await nextEvent(gw, 'recordDuplicate');
-    const confirmed = nextEvent<RecordEvent>(p, 'record', (r) => r.event === 'confirmed');
+    const confirmed = nextEvent<PileRecordEvent>(p, 'record', (r) => r.event === 'confirmed');
     assert.equal(gw.confirmRecord('4'.repeat(32)), true);
     assert.ok((await confirmed).attempt >= 2);
     assert.ok(gw.counters.recordsDuplicate >= 1);
@@ -211,7 +211,7 @@ describe('simulator against the gateway (YkcServer)', function () {
     assert.match(e.reason, /no traffic/);
     p.setFaults({ silence: false });
     await nextEvent(gw, 'online', (x: { pileNo: string | null }) => x.pileNo === p.pileNo, 5000);
-    const started = nextEvent<SessionEvent>(p, 'session', (s) => s.event === 'started');
+    const started = nextEvent<PileSessionEvent>(p, 'session', (s) => s.event === 'started');
     p.plug(1);
     await ask(p, 0x34, { tradeNo: '7'.repeat(32), gunNo: 1, logicalCardNo: '1', physicalCardNo: CARD, balance: 10 });
     await started;

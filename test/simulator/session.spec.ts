@@ -1,7 +1,7 @@
 /** Virtual pile: charge sessions — remote and card starts, stops, records and their amounts. */
 import assert from 'assert/strict';
 import { billLevels, splitMeterCurve } from '../../src/billing/compute';
-import { ManualClock, RecordEvent, SessionEvent, VirtualPile, VirtualPileOptions } from '../../src/simulator';
+import { ManualClock, PileRecordEvent, PileSessionEvent, VirtualPile, VirtualPileOptions } from '../../src/simulator';
 import { advance, china, tick } from './helpers';
 import { Got, nextEvent, sampleTariff, ScriptedPlatform } from './platform';
 
@@ -98,7 +98,7 @@ describe('simulator: charge sessions and records', function () {
     );
     assert.equal(bill.totalAmount / 1e4, b.totalAmount);
     assert.deepEqual([b.startType, b.stopReason, b.physicalCardNo], [1, 0x40, CARD]);
-    await nextEvent<RecordEvent>(pile, 'record', (r) => r.event === 'confirmed');
+    await nextEvent<PileRecordEvent>(pile, 'record', (r) => r.event === 'confirmed');
     assert.equal(pile.snapshot().pendingRecords, 0);
   });
 
@@ -135,7 +135,7 @@ describe('simulator: charge sessions and records', function () {
     assert.deepEqual([first.frame.seq, first.frame.body.result, first.frame.body.failReason], [seq, 0, 5]);
     await advance(clock, 55_000);
     assert.equal(plat.frames(0x33, from).length, 1);
-    const started = nextEvent<SessionEvent>(pile, 'session', (e) => e.event === 'started');
+    const started = nextEvent<PileSessionEvent>(pile, 'session', (e) => e.event === 'started');
     pile.plug(1);
     const second = await plat.waitType(0x33, first.index + 1);
     assert.deepEqual([second.frame.seq, second.frame.body.result, second.frame.body.failReason, second.frame.body.tradeNo], [seq, 1, 0, TRADE]);
@@ -144,7 +144,7 @@ describe('simulator: charge sessions and records', function () {
 
   it('gun not plugged and the window passes: no second 0x33, no session', async () => {
     const pile = await start();
-    const expired = nextEvent<SessionEvent>(pile, 'session', (e) => e.event === 'expired');
+    const expired = nextEvent<PileSessionEvent>(pile, 'session', (e) => e.event === 'expired');
     const from = plat.mark();
     remoteStart(pile);
     await plat.waitType(0x33, from);
@@ -233,14 +233,14 @@ describe('simulator: charge sessions and records', function () {
     const out = await pile.card(1, CARD);
     assert.equal(out.result, 'started');
     clock.advance(30 * 60_000);
-    const stored = nextEvent<RecordEvent>(pile, 'record', (r) => r.event === 'stored');
+    const stored = nextEvent<PileRecordEvent>(pile, 'record', (r) => r.event === 'stored');
     pile.unplug(1);
     assert.equal((await stored).body.stopReason, 0x6b, 'unplugging mid-session ends it: control pilot lost');
     pile.connect();
     await pile.waitOnline();
     const rec = await plat.waitType(0x3b);
     assert.deepEqual([rec.frame.body.startType, rec.frame.body.valleyEnergy, rec.frame.body.valleyAmount], [4, 30, 162]);
-    await nextEvent<RecordEvent>(pile, 'record', (r) => r.event === 'confirmed');
+    await nextEvent<PileRecordEvent>(pile, 'record', (r) => r.event === 'confirmed');
   });
 
   it('resends an unacknowledged record 3 × 30 s and once more after 5 min, then gives up', async () => {
@@ -250,10 +250,10 @@ describe('simulator: charge sessions and records', function () {
     await plat.waitType(0x33);
     await advance(clock, 60_000);
     const sentAt: number[] = [];
-    pile.on('record', (r: RecordEvent) => {
+    pile.on('record', (r: PileRecordEvent) => {
       if (r.event === 'sent') sentAt.push(clock.now());
     });
-    const abandoned = nextEvent<RecordEvent>(pile, 'record', (r) => r.event === 'abandoned');
+    const abandoned = nextEvent<PileRecordEvent>(pile, 'record', (r) => r.event === 'abandoned');
     const t0 = clock.now();
     pile.stop(1);
     await advance(clock, 8 * 60_000, 5_000);
@@ -271,7 +271,7 @@ describe('simulator: charge sessions and records', function () {
     remoteStart(pile);
     await plat.waitType(0x33);
     await advance(clock, 60_000);
-    const confirmed = nextEvent<RecordEvent>(pile, 'record', (r) => r.event === 'confirmed');
+    const confirmed = nextEvent<PileRecordEvent>(pile, 'record', (r) => r.event === 'confirmed');
     pile.stop(1);
     await advance(clock, 10 * 60_000, 10_000);
     assert.equal((await confirmed).attempt, 3);

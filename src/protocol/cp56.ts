@@ -4,8 +4,9 @@
  * Decoded form, chosen so flows can read it and every byte pattern still round-trips:
  *   - all seven bytes zero → null (records of failed starts carry no time);
  *   - a plain valid time   → "YYYY-MM-DD HH:mm:ss" (".SSS" appended when milliseconds are set);
- *   - anything else (invalid flag, summer-time bit, day of week, reserved bits, out-of-range
- *     parts) → "cp56:" + the 14 hex digits, re-encoded verbatim.
+ *   - the same with the summer-time bit set (real piles set it) → "… SU";
+ *   - anything else (invalid flag, day of week, reserved bits, out-of-range parts) → "cp56:" +
+ *     the 14 hex digits, re-encoded verbatim.
  */
 import { Field, FieldDoc, fieldError, hexSlice } from './fields';
 
@@ -95,21 +96,27 @@ export function decodeCp56(b: Buffer, o: number): string | null {
   const lo = b[o];
   const hi = b[o + 1];
   const minute = b[o + 2];
-  const hour = b[o + 3];
+  const hourByte = b[o + 3];
   const day = b[o + 4];
   const month = b[o + 5];
   const yy = b[o + 6];
-  if ((lo | hi | minute | hour | day | month | yy) === 0) return null;
+  if ((lo | hi | minute | hourByte | day | month | yy) === 0) return null;
   const msAll = lo | (hi << 8);
-  // Any flag, reserved bit or out-of-range part (IV, SU, day of week, 30 February…): keep the raw
+  const su = hourByte & 0x80;
+  const hour = hourByte & 0x7f;
+  // Any other flag, reserved bit or out-of-range part (IV, day of week, 30 February…): keep the raw
   // bytes rather than guess. The flag and reserved bits all push their byte out of range.
   if (minute > 59 || hour > 23 || month < 1 || month > 12 || day < 1 || yy > 127 || msAll > 59_999 || day > daysIn(2000 + yy, month)) {
     return 'cp56:' + hexSlice(b, o, 7);
   }
   const ms = msAll % 1000;
   const base = `${2000 + yy}-${PAD2[month]}-${PAD2[day]} ${PAD2[hour]}:${PAD2[minute]}:${PAD2[(msAll - ms) / 1000]}`;
-  return ms ? `${base}.${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}` : base;
+  const t = ms ? `${base}.${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}` : base;
+  return su ? t + SU_SUFFIX : t;
 }
+
+/** Marks a time whose summer-time bit (hour byte, bit 7) is set. */
+const SU_SUFFIX = ' SU';
 
 export function encodeCp56(b: Buffer, o: number, v: unknown, ctx: string, name: string): void {
   if (v === null || v === undefined) {
@@ -122,13 +129,14 @@ export function encodeCp56(b: Buffer, o: number, v: unknown, ctx: string, name: 
     Buffer.from(h, 'hex').copy(b, o);
     return;
   }
-  const t = parseWallTime(v);
+  const su = typeof v === 'string' && v.endsWith(SU_SUFFIX);
+  const t = parseWallTime(su ? (v as string).slice(0, -SU_SUFFIX.length) : v);
   if (!t) throw fieldError(ctx, name, v, 'must be a time "YYYY-MM-DD HH:mm:ss" (China time), an ISO time with zone, a Date or epoch ms, years 2000–2127');
   const ms = t.second * 1000 + t.ms;
   b[o] = ms & 0xff;
   b[o + 1] = ms >>> 8;
   b[o + 2] = t.minute;
-  b[o + 3] = t.hour;
+  b[o + 3] = su ? t.hour | 0x80 : t.hour;
   b[o + 4] = t.day;
   b[o + 5] = t.month;
   b[o + 6] = t.year - 2000;

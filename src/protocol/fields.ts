@@ -148,7 +148,7 @@ function nibble(c: number): number {
 }
 
 /** Packed BCD, most significant digit first, as a digit string of exactly 2·width characters. */
-export function bcd(name: string, width: number, doc: Partial<FieldDoc> = {}): Field {
+export function bcd(name: string, width: number, doc: Partial<FieldDoc> = {}, opts: { required?: boolean } = {}): Field {
   return {
     name,
     width,
@@ -162,6 +162,8 @@ export function bcd(name: string, width: number, doc: Partial<FieldDoc> = {}): F
     encode(b, o, body, ctx) {
       const v = body[name];
       if (v === undefined || v === null) {
+        // A missing pile number would address pile 00000000000000: refuse rather than guess.
+        if (opts.required) throw fieldError(ctx, name, v, 'is required');
         b.fill(0, o, o + width);
         return;
       }

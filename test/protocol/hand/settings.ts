@@ -37,12 +37,12 @@ export const settingFixtures: HandFixture[] = [
     expect: { pileNo: PILE_NO, time: '2020-03-16 17:14:47' },
   },
   {
-    title: '0x55 time-sync reply with the summer-time bit set: kept verbatim as "cp56:"',
+    title: '0x55 time-sync reply with the summer-time bit set (real piles set it): readable, marked " SU"',
     type: 0x55,
     name: 'timeSyncReply',
     source: 'PROTOCOL.md §3.2 (byte 3 bit 7 SU)',
     body: [PILE, '98 B7 0E 91 10 03 14'],
-    expect: { pileNo: PILE_NO, time: 'cp56:98B70E91100314' },
+    expect: { pileNo: PILE_NO, time: '2020-03-16 17:14:47 SU' },
   },
   {
     title: '0x56 time sync with milliseconds',

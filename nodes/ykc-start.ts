@@ -11,7 +11,7 @@
  *   output 4; none in time sends "startTimeout" there and reports a YKC_TIMEOUT error.
  */
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow, NodeStatus } from 'node-red';
-import type { FrameEvent } from './../src/gateway';
+import type { FrameEvent, SessionEvent } from '../src/gateway';
 import type { DecodedFrame } from '../src/protocol';
 import {
   Answer, checkFrame, CommandDef, CommandRunner, Exchange, FollowUp, inputError, normaliseTradeNo, newTradeNo, numeric, present, resultJudge, serverOf,
@@ -43,6 +43,8 @@ class StartWatch {
   charging: DecodedFrame | null = null;
   private wakers: Array<() => void> = [];
   closed = false;
+  /** The pile went offline: neither a late start nor charging can come any more (§8.4 rule 4). */
+  gone = false;
 
   constructor(
     readonly pileNo: string,
@@ -62,6 +64,11 @@ class StartWatch {
     this.wake();
   }
 
+  offline(): void {
+    this.gone = true;
+    this.wake();
+  }
+
   private wake(): void {
     const w = this.wakers;
     this.wakers = [];
@@ -74,7 +81,7 @@ class StartWatch {
       let timer: NodeJS.Timeout | null = null;
       const check = () => {
         const f = pick();
-        if (f || this.closed || Date.now() >= deadline) {
+        if (f || this.closed || this.gone || Date.now() >= deadline) {
           if (timer) clearTimeout(timer);
           resolve(this.closed ? null : f);
           return;
@@ -107,10 +114,19 @@ export = function (RED: NodeAPI): void {
       const w = watches.get(`${ev.pileNo}/${String(ev.frame.body.tradeNo)}`);
       if (w) w.see(ev.frame);
     };
+    const onOffline = (ev: SessionEvent) => {
+      for (const w of watches.values()) if (w.pileNo === ev.pileNo) w.offline();
+    };
     const gw = server?.gateway;
-    if (gw) gw.on('frame', onFrame);
+    if (gw) {
+      gw.on('frame', onFrame);
+      gw.on('offline', onOffline);
+    }
     node.on('close', () => {
-      if (gw) gw.off('frame', onFrame);
+      if (gw) {
+        gw.off('frame', onFrame);
+        gw.off('offline', onOffline);
+      }
       for (const w of watches.values()) w.close();
       watches.clear();
     });
@@ -173,7 +189,8 @@ export = function (RED: NodeAPI): void {
             if (watch.closed) return null;
             if (f) return { event: 'chargingConfirmed', payload: f.body, status: st('green', 'dot', 'charging') };
             const error = inputError(RED, 'ykc-start', 'startTimeout', { pile: pileNo, gun: gunNo, tradeNo, seconds: confirmMs / 1000 }, 'YKC_TIMEOUT');
-            return { event: 'startTimeout', payload: { pileNo, gunNo, tradeNo, waitedMs: Date.now() - sentAt }, error, status: st('red', 'ring', 'startTimeout') };
+            const payload = { pileNo, gunNo, tradeNo, waitedMs: Date.now() - sentAt, ...(watch.gone ? { offline: true } : {}) };
+            return { event: 'startTimeout', payload, error, status: st('red', 'ring', 'startTimeout') };
           });
           return answer;
         },

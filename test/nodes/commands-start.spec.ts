@@ -142,6 +142,34 @@ describe('nodes: ykc-start (0x34 → 0x33)', function () {
     should((await r.caught.next()).error.code).equal('YKC_REJECTED');
   });
 
+  it('late plug: the pile going offline ends the wait at once (refused, reason 5)', async () => {
+    r = await rig(startNode, START, { outputs: 4 });
+    const p = await r.pile();
+    inject(r, { payload: {} });
+    const f = await p.next(0x34);
+    p.write(rawFrame(0x33, reply33(String(f.body.tradeNo), 0, 5), seqOf(f)));
+    await r.out[3].next();
+    const t0 = Date.now();
+    p.close();
+    const m = await r.out[1].next();
+    should(m.ykc).containEql({ outcome: 'refused', reason: 5 });
+    should(Date.now() - t0).be.below(2000);
+  });
+
+  it('charging not confirmed because the pile went offline → startTimeout at once, marked offline', async () => {
+    r = await rig(startNode, START, { outputs: 4 });
+    const p = await r.pile();
+    inject(r, { payload: {} });
+    const f = await p.next(0x34);
+    p.write(rawFrame(0x33, reply33(String(f.body.tradeNo), 1, 0), seqOf(f)));
+    await r.out[0].next();
+    p.close();
+    const t = await r.out[3].next();
+    should(t.topic).equal(`ykc/${PILE}/startTimeout`);
+    should(t.payload).containEql({ offline: true });
+    should((await r.caught.next()).error.code).equal('YKC_TIMEOUT');
+  });
+
   it('no answer → output 3 with YKC_TIMEOUT, payload as it came in', async () => {
     r = await rig(startNode, { ...START, timeout: '0.2' }, { outputs: 4 });
     const p = await r.pile();

@@ -58,7 +58,7 @@ describe('simulator: fleet and `ykc simulate`', function () {
       assert.equal(new Set(gw.piles().map((p) => p.pileNo)).size, 50, '50 distinct pile numbers');
       await until(() => fleet.stats().recordsConfirmed >= 20, 15_000);
       const s = fleet.stats();
-      assert.equal(s.logins, s.connects, 'every connection logged in');
+      assert.ok(s.logins >= 50, 'every pile logged in');
       assert.ok(s.sessionsStarted >= s.sessionsEnded && s.sessionsEnded >= 20);
       assert.ok(confirmedPiles.size >= 10, `records from many piles (${confirmedPiles.size})`);
       assert.equal(gw.counters.decodeErrors + gw.counters.crcErrors, 0);
@@ -107,7 +107,9 @@ describe('simulator: fleet and `ykc simulate`', function () {
     f.stop();
     assert.equal(await done, 0);
     assert.equal(f.err.length, 0, '--quiet prints no summary');
-    assert.equal(JSON.parse(f.out[0]).online, 3);
+    const report = JSON.parse(f.out[0]);
+    assert.equal(report.piles, 3);
+    assert.ok(report.stats.logins >= 3);
   });
 
   it('`ykc simulate` refuses bad options with exit code 2', async () => {

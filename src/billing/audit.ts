@@ -64,6 +64,11 @@ export interface AuditOptions extends TimeOptions {
   maxPowerKw?: number;
   /** Allowed |meterEnd − meterStart − totalEnergy| in 0.0001 kWh. Default 0. */
   meterToleranceUnits?: number;
+  /**
+   * Up to this difference (0.0001 kWh) the meter is reported as a warning, beyond it as an error.
+   * Default 100 (0.01 kWh): real piles read their meter at 0.01 kWh and differ by a few units.
+   */
+  meterWarningUnits?: number;
   /** Pile clock slack when checking which levels a session could touch. Default 5 minutes. */
   clockToleranceMinutes?: number;
   /** When given, times more than 10 minutes after it are reported. */
@@ -204,7 +209,7 @@ export function auditRecord(record: Record<string, unknown>, tariffInput: Tariff
   } else if (Math.abs(r.meterEnd - r.meterStart - r.totalEnergy) > tol) {
     note(
       'meter',
-      'error',
+      Math.abs(r.meterEnd - r.meterStart - r.totalEnergy) <= (opts.meterWarningUnits ?? 100) ? 'warning' : 'error',
       `meterEnd − meterStart = ${kWh(r.meterEnd - r.meterStart)} but totalEnergy is ${kWh(r.totalEnergy)} (difference ${kWh(r.meterEnd - r.meterStart - r.totalEnergy)})`,
     );
   }

@@ -145,17 +145,19 @@ export = function (RED: NodeAPI): void {
     node.on('input', (msg: NodeMessageInFlow, send, done) => {
       try {
         const { record, frame } = recordOf(msg);
+        // The identifiers go to msg.ykc first, so they travel on even when billing fails (a flow may
+        // store the record anyway from a Catch node) and after a database node replaced the payload.
         const ykc: Record<string, unknown> = isObject(msg.ykc) ? { ...msg.ykc } : {};
+        if (typeof record.tradeNo === 'string') ykc.tradeNo = record.tradeNo;
+        if (ykc.pileNo === undefined && typeof record.pileNo === 'string') ykc.pileNo = record.pileNo;
+        if (ykc.gunNo === undefined && typeof record.gunNo === 'number') ykc.gunNo = record.gunNo;
+        msg.ykc = ykc;
         const pileNo = typeof record.pileNo === 'string' ? record.pileNo : ykc.pileNo;
         const { tariff, source } = tariffFor(msg, pileNo);
         const offset = server?.gateway?.options.utcOffsetMinutes;
         const { bill, numbers, audit } = billRecord(record, tariff, { ...auditOpts, now: Date.now(), ...(offset !== undefined ? { offsetMinutes: offset } : {}) });
         // A new payload object: the record body may be shared with other flows (several ykc-in nodes).
         msg.payload = { ...(frame ?? record), bill: { ...numbers, tariffSource: source, units: bill }, audit };
-        if (typeof record.tradeNo === 'string') ykc.tradeNo = record.tradeNo;
-        if (ykc.pileNo === undefined && typeof record.pileNo === 'string') ykc.pileNo = record.pileNo;
-        if (ykc.gunNo === undefined && typeof record.gunNo === 'number') ykc.gunNo = record.gunNo;
-        msg.ykc = ykc;
         const amount = numbers.totalAmount.toFixed(4);
         if (audit.ok) {
           status({ fill: 'green', shape: 'dot', text: RED._('ykc-billing.status.ok', { amount }), ok: true, tradeNo: ykc.tradeNo });

@@ -3,7 +3,7 @@
  * virtual pile (src/simulator) logged in to its gateway over TCP.
  */
 import should from 'should';
-import { VirtualPile, SessionEvent } from '../../src/simulator';
+import { VirtualPile, PileSessionEvent as SessionEvent } from '../../src/simulator';
 import { eventually, Loaded, loadExample, request } from './harness';
 
 const PILE = '32010200000101';

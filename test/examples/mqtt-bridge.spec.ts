@@ -7,7 +7,7 @@ import * as net from 'net';
 import { pathToFileURL } from 'url';
 import should from 'should';
 import mqtt from 'mqtt';
-import { RecordEvent, SessionEvent, VirtualPile } from '../../src/simulator';
+import { PileRecordEvent as RecordEvent, PileSessionEvent as SessionEvent, VirtualPile } from '../../src/simulator';
 import { Loaded, loadExample } from './harness';
 
 const PILE = '32010200000201';

@@ -54,6 +54,8 @@ export = function (RED: NodeAPI): void {
     node.users = {};
     node.gateway = null;
     const throttle = new ErrorThrottle(10, 10_000);
+    /** Users that keep their own status (command nodes). */
+    const ownStatus = new Set<string>();
     let listening = false;
     let failed = false;
 
@@ -66,7 +68,7 @@ export = function (RED: NodeAPI): void {
           : n === 0
             ? { fill: 'yellow' as const, shape: 'ring' as const, text: RED._('ykc-server.status.listening', { port: String(node.port()) }) }
             : { fill: 'green' as const, shape: 'dot' as const, text: RED._('ykc-server.status.piles', { count: n }) };
-      for (const u of Object.values(node.users)) u.status(status);
+      for (const u of Object.values(node.users)) if (!ownStatus.has(u.id)) u.status(status);
     };
     // Piles come and go in bursts (a reconnect storm): refresh the status at most 4 times a second.
     let statusTimer: NodeJS.Timeout | null = null;
@@ -78,12 +80,14 @@ export = function (RED: NodeAPI): void {
       }, 250);
     };
 
-    node.register = (n: Node) => {
+    node.register = (n: Node, opts?: { status?: boolean }) => {
       node.users[n.id] = n;
-      setStatus();
+      if (opts?.status === false) ownStatus.add(n.id);
+      else setStatus();
     };
     node.deregister = (n: Node, done: () => void) => {
       delete node.users[n.id];
+      ownStatus.delete(n.id);
       done();
     };
     node.port = () => node.gateway?.address()?.port ?? null;

@@ -354,17 +354,20 @@ export class CommandRunner {
     readonly opts: RunnerOptions,
   ) {
     this.describe = catalogueDescriber(RED, opts.type);
-    // Not registered with the server node: its status fan-out ("2 piles") would overwrite the
-    // command status (waiting / accepted / refused) whenever a pile comes or goes.
+    // Registered for error routing (Catch nodes on this tab see the server's errors) but not for
+    // its status fan-out, which would overwrite the last command result whenever a pile comes or goes.
     if (!server) {
       node.status({ fill: 'red', shape: 'ring', text: `${opts.type}.status.noServer` });
       node.error(RED._(`${opts.type}.errors.noServer`));
+    } else {
+      server.register(node, { status: false });
     }
     node.on('close', (_removed: boolean, done: () => void) => {
       this.closed = true;
       const gw = server?.gateway;
       if (gw) dropQueued(gw, node.id);
-      done();
+      if (server) server.deregister(node, done);
+      else done();
     });
   }
 

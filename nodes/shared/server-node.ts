@@ -11,7 +11,12 @@ export interface YkcServerNode extends Node {
   /** Resolves once listening (or rejects with the listen error). */
   ready: Promise<void>;
   users: Record<string, Node>;
-  register(node: Node): void;
+  /**
+   * Adds a node to `users`, so the runtime routes this server's errors to Catch nodes on its tab.
+   * `status: false` keeps the node's own status (command nodes show their last result instead
+   * of the server's pile count).
+   */
+  register(node: Node, opts?: { status?: boolean }): void;
   deregister(node: Node, done: () => void): void;
   /** Bound TCP port (useful with port 0 in tests). */
   port(): number | null;

@@ -152,6 +152,8 @@ export class YkcServer extends EventEmitter<ServerEvents> {
   private readonly sessions = new Set<PileSession>();
   private readonly byPile = new Map<string, PileSession>();
   private readonly requests = new Map<PileSession, PendingRequest[]>();
+  /** Sequence values of requests that timed out, per connection: their late replies must not answer a newer request. */
+  private readonly timedOut = new WeakMap<PileSession, number[]>();
   private readonly tariffs = new Map<string, TariffBody>();
   private defaultTariff: TariffBody | null = null;
   private readonly loginWaits = new Map<number, { session: PileSession; seq: number; body: Record<string, unknown>; timer: NodeJS.Timeout }>();
@@ -365,6 +367,10 @@ export class YkcServer extends EventEmitter<ServerEvents> {
         timer: setTimeout(() => {
           this.dropRequest(p);
           this.counters.commandTimeouts++;
+          const late = this.timedOut.get(session) ?? [];
+          late.push(p.seq);
+          if (late.length > 32) late.shift();
+          this.timedOut.set(session, late);
           reject(new YkcError('YKC_TIMEOUT', `pile ${pileNo} did not answer ${schema!.name} (${typeHex(schema!.type)}) within ${timeoutMs} ms`, {
             pileNo, type: schema!.type, name: schema!.name, timeoutMs,
           }));
@@ -415,6 +421,10 @@ export class YkcServer extends EventEmitter<ServerEvents> {
       if ((p.seq === f.seq || p.seq === swapped) && keyOk) return p;
       if (keyOk && !byKey) byKey = p;
     }
+    // The fallback (piles that do not echo sequence numbers) must not hand a late reply to a
+    // request that timed out over to the next request of the same kind.
+    const late = this.timedOut.get(s);
+    if (byKey && late && (late.includes(f.seq) || late.includes(swapped))) return undefined;
     return byKey;
   }
 
@@ -495,6 +505,11 @@ export class YkcServer extends EventEmitter<ServerEvents> {
   private onLogin(s: PileSession, f: DecodedFrame): void {
     const body = f.body;
     const pileNo = String(body.pileNo);
+    if (s.state === 'online' && s.pileNo === pileNo && this.byPile.get(pileNo) === s) {
+      // The pile resent its login before our reply reached it: answer again, announce nothing new.
+      this.write(s, { type: 0x02, seq: f.seq, body: { pileNo, result: 0 } });
+      return;
+    }
     const policy = this.options.loginPolicy;
     if (policy === 'allowlist') {
       const ok = this.options.allowlist.includes(pileNo);

@@ -126,6 +126,24 @@ describe('gateway: YkcServer over real TCP', function () {
     should((await no.next(0x02)).body.result).equal(1);
   });
 
+  it('a login resent on the same connection is answered again without a second login/online event', async () => {
+    await start({ autoTimeSync: true, timeSyncJitterMs: 0 });
+    const logins: LoginEvent[] = [];
+    let online = 0;
+    server.on('login', (e) => logins.push(e));
+    server.on('online', () => online++);
+    const p = await loggedIn();
+    p.write(rawFrame(0x01, loginBody(), '0200'));
+    const again = await p.next(0x02);
+    should(again.seq).equal(0x0002);
+    should(again.body.result).equal(0);
+    await p.next(0x56);
+    await new Promise((r) => setTimeout(r, 50));
+    should(logins.length).equal(1);
+    should(online).equal(1);
+    should(p.frames.filter((f) => f.type === 0x56)).be.empty();
+  });
+
   it('replaces the old connection when a pile logs in again, without an offline event', async () => {
     await start();
     const offline: unknown[] = [];
@@ -231,6 +249,25 @@ describe('gateway: YkcServer over real TCP', function () {
     await p.next(0x34);
     p.write(rawFrame(0x33, `${trade}${PILE}010100`, 'FFFF'));
     should((await pending)!.body).containEql({ tradeNo: trade, result: 1 });
+  });
+
+  it('request(): a late reply to a timed-out request does not answer the next one', async () => {
+    await start();
+    const p = await loggedIn();
+    const seqOf = () => hexOf(p.raw[p.raw.length - 1].subarray(2, 4));
+    const first = server.request(PILE, { type: 0x92, body: { pileNo: PILE, runWhen: 1 } }, { timeoutMs: 60 });
+    await p.next(0x92);
+    const firstSeq = seqOf();
+    await first.then(
+      () => should.fail(null, null, 'should time out'),
+      (e) => should(e.code).equal('YKC_TIMEOUT'),
+    );
+    const second = server.request(PILE, { type: 0x92, body: { pileNo: PILE, runWhen: 2 } }, { timeoutMs: 2000 });
+    await p.next(0x92);
+    const secondSeq = seqOf();
+    p.write(rawFrame(0x91, `${PILE}00`, firstSeq)); // the late "failed" answer to the first
+    p.write(rawFrame(0x91, `${PILE}01`, secondSeq));
+    should((await second)!.body.result).equal(1);
   });
 
   it('rejects a bad command before sending anything (YKC_FIELD)', async () => {

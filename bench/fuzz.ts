@@ -358,6 +358,8 @@ export interface RunResult {
   findings: Array<Finding & { seed: number; case: number; ops: string[] }>;
   slowestMs: number;
   slowest: string;
+  /** The step that used the most CPU (wall time also counts time the machine gave to others). */
+  slowestCpuMs: number;
   splitterStats: FrameSplitter['stats'];
 }
 
@@ -368,7 +370,7 @@ export interface RunResult {
 export function fuzzRun(seed: number, total: number, onFinding?: (f: RunResult['findings'][number]) => void, onProgress?: (done: number, findings: number) => void): RunResult {
   const seeds = seedFrames();
   const rng = new Rng(seed);
-  const r: RunResult = { tally: newTally(), stally: newStreamTally(), findings: [], slowestMs: 0, slowest: '', splitterStats: { frames: 0, crcErrors: 0, garbageBytes: 0, hiFirstCrc: 0, resyncs: 0 } };
+  const r: RunResult = { tally: newTally(), stally: newStreamTally(), findings: [], slowestMs: 0, slowest: '', slowestCpuMs: 0, splitterStats: { frames: 0, crcErrors: 0, garbageBytes: 0, hiFirstCrc: 0, resyncs: 0 } };
   let splitter = streamSplitter(r.stally);
   const note = (f: RunResult['findings'][number]) => {
     r.findings.push(f);
@@ -376,11 +378,16 @@ export function fuzzRun(seed: number, total: number, onFinding?: (f: RunResult['
   };
   const timed = <T>(what: () => string, fn: () => T): T => {
     const s = process.hrtime.bigint();
+    const c = process.cpuUsage();
     const out = fn();
     const ms = Number(process.hrtime.bigint() - s) / 1e6;
     if (ms > r.slowestMs) {
       r.slowestMs = ms;
       r.slowest = what();
+    }
+    if (ms > 1) {
+      const used = process.cpuUsage(c);
+      r.slowestCpuMs = Math.max(r.slowestCpuMs, (used.user + used.system) / 1000);
     }
     return out;
   };
@@ -424,7 +431,7 @@ function main(): void {
   const t0 = Date.now();
   let lastReport = t0;
   console.log(`fuzz: ${total} frames, seed ${seed}, ${seedFrames().length} seed frames from test/fixtures/vectors.json`);
-  const { tally, stally, findings, slowestMs, slowest, splitterStats } = fuzzRun(
+  const { tally, stally, findings, slowestMs, slowest, slowestCpuMs, splitterStats } = fuzzRun(
     seed,
     total,
     (f) => {
@@ -466,6 +473,7 @@ function main(): void {
       framesPerCpuSecond: Math.round(tally.frames / cpuS),
       slowestStepMs: +slowestMs.toFixed(2),
       slowestStep: slowest.slice(0, 120),
+      slowestStepCpuMs: +slowestCpuMs.toFixed(2),
       rssMB: { before: +(mem0.rss / 1048576).toFixed(1), after: +(mem1.rss / 1048576).toFixed(1) },
       heapUsedMB: { before: +(mem0.heapUsed / 1048576).toFixed(1), after: +(mem1.heapUsed / 1048576).toFixed(1) },
     }),

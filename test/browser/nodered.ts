@@ -17,6 +17,8 @@ export interface NodeRed {
   userDir: string;
   /** Everything the process printed so far. */
   log(): string;
+  /** Resolves with the output after `since` (a log() length) once it matches `re`. */
+  waitForLog(re: RegExp, since: number, timeoutMs?: number): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -169,6 +171,28 @@ export async function startNodeRed(opts: StartOptions = {}): Promise<NodeRed> {
     port,
     userDir,
     log: () => out,
+    waitForLog(re, since, timeoutMs = 20_000) {
+      return new Promise((resolve, reject) => {
+        const onData = () => {
+          const tail = out.slice(since);
+          if (!re.test(tail)) return;
+          finish();
+          resolve(tail);
+        };
+        const timer = setTimeout(() => {
+          finish();
+          reject(new Error(`no ${re} in the Node-RED output within ${timeoutMs} ms:\n${out.slice(since)}`));
+        }, timeoutMs);
+        const finish = () => {
+          clearTimeout(timer);
+          child.stdout!.off('data', onData);
+          child.stderr!.off('data', onData);
+        };
+        child.stdout!.on('data', onData);
+        child.stderr!.on('data', onData);
+        onData();
+      });
+    },
     async stop() {
       if (gone) return;
       child.kill('SIGINT');

@@ -90,13 +90,18 @@ async function settle(p: ScriptedPile, seqHex: string): Promise<void> {
   await p.next(0x04, (f) => f.seq === wireSeq(seqHex));
 }
 
-function gwEvent<T>(gw: YkcServer, name: 'recordDuplicate' | 'offline' | 'problem', pred: (e: T) => boolean = () => true): Promise<T> {
-  return new Promise((resolve) => {
+function gwEvent<T>(gw: YkcServer, name: 'recordDuplicate' | 'offline' | 'problem', pred: (e: T) => boolean = () => true, timeoutMs = 3000): Promise<T> {
+  return new Promise((resolve, reject) => {
     const on = (e: T) => {
       if (!pred(e)) return;
+      clearTimeout(t);
       gw.off(name, on as never);
       resolve(e);
     };
+    const t = setTimeout(() => {
+      gw.off(name, on as never);
+      reject(new Error(`no gateway "${name}" event within ${timeoutMs} ms`));
+    }, timeoutMs);
     gw.on(name, on as never);
   });
 }

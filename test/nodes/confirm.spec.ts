@@ -97,15 +97,21 @@ async function settle(p: ScriptedPile, seqHex: string): Promise<void> {
 }
 
 const has40 = (p: ScriptedPile) => p.frames.some((f) => f.type === 0x40);
-const nextEvent = <T>(gw: YkcServer, name: 'recordDuplicate' | 'offline' | 'problem', pred: (e: T) => boolean = () => true): Promise<T> =>
-  new Promise((resolve) => {
+function nextEvent<T>(gw: YkcServer, name: 'recordDuplicate' | 'offline' | 'problem', pred: (e: T) => boolean = () => true, timeoutMs = 3000): Promise<T> {
+  return new Promise((resolve, reject) => {
     const on = (e: T) => {
       if (!pred(e)) return;
+      clearTimeout(t);
       gw.off(name, on as never);
       resolve(e);
     };
+    const t = setTimeout(() => {
+      gw.off(name, on as never);
+      reject(new Error(`no gateway "${name}" event within ${timeoutMs} ms`));
+    }, timeoutMs);
     gw.on(name, on as never);
   });
+}
 
 describe('nodes: ykc-confirm', function () {
   this.timeout(10_000);

@@ -52,13 +52,16 @@ fs.writeFileSync(
   credentialSecret: 'ykc-demo',
   logging: { console: { level: 'info', metrics: false, audit: false } },
   editorTheme: { projects: { enabled: false }, tours: false },
+  // No consent dialog over the editor in the first minutes; turn it on in User Settings if you like.
+  telemetry: { enabled: false, updateNotification: false },
 };
 `,
 );
 
 console.log(`Starting Node-RED with @openykc/node-red-ykc: editor http://127.0.0.1:${port}/  (dashboard: http://127.0.0.1:${port}/dashboard)`);
 const red = require.resolve('node-red/red.js');
-const child = spawn(process.execPath, [red, '--userDir', userDir, '--settings', settings], { cwd: root, stdio: 'inherit' });
+// Run inside the user directory: relative paths in flows (the demo's SQLite file) land there, not in the checkout.
+const child = spawn(process.execPath, [red, '--userDir', userDir, '--settings', settings], { cwd: userDir, stdio: 'inherit' });
 const stop = () => child.kill('SIGINT');
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);

@@ -78,10 +78,14 @@ export = function (RED: NodeAPI): void {
     const server = config.server ? (RED.nodes.getNode(config.server) as YkcServerNode | null) : null;
     const action = config.action === 'refuse' ? 'refuse' : 'confirm';
     const status = (s: ConfirmStatus) => node.status(s);
-    // Not registered with the server node: its status fan-out ("2 piles") would hide the last confirmation.
+    // Registered for error routing (a journal that cannot be written reaches Catch nodes here),
+    // but keeping its own status: the server's pile count would hide the last confirmation.
     if (!server) {
       status({ fill: 'red', shape: 'ring', text: RED._('ykc-confirm.status.noServer') });
       node.error(RED._('ykc-confirm.errors.noServer'));
+    } else {
+      server.register(node, { status: false });
+      node.on('close', (_removed: boolean, done: () => void) => server.deregister(node, done));
     }
 
     node.on('input', (msg: NodeMessageInFlow, send, done) => {

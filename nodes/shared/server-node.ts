@@ -40,6 +40,8 @@ export function frameMsg(ev: FrameEvent, includeRaw = false): NodeMessage & { yk
     loggedIn: ev.loggedIn,
   };
   if (ykc.gunNo === undefined) delete ykc.gunNo;
+  // Kept beside the payload so it survives a database node replacing msg.payload (ykc-confirm reads it).
+  if (typeof body.tradeNo === 'string') ykc.tradeNo = body.tradeNo;
   if (includeRaw && ev.raw) ykc.raw = ev.raw;
   return { topic: `ykc/${pileNo}/${f.name}`, payload: body, ykc };
 }

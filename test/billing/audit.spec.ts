@@ -176,9 +176,9 @@ describe('billing/audit', () => {
 
     it('meter readings that disagree with the energy, or run backwards', () => {
       checks({ meterEnd: 3.0078 }).should.eql(['meter:warning']); // 0.0001 kWh: meter rounding
-      checks({ meterEnd: 3.0178 }).should.eql(['meter:warning']); // 0.01 kWh: still one meter digit
-      checks({ meterEnd: 3.0179 }).should.eql(['meter:error']);
-      checks({ meterEnd: 3.0179 }, { meterWarningUnits: 0 }).should.eql(['meter:error']);
+      checks({ meterEnd: 3.0177 }).should.eql(['meter:warning']); // 0.0100 kWh: still one meter digit
+      checks({ meterEnd: 3.0178 }).should.eql(['meter:error']); // 0.0101 kWh
+      checks({ meterEnd: 3.0078 }, { meterWarningUnits: 0 }).should.eql(['meter:error']);
       auditRecord({ ...real(), meterEnd: 3.0078 }, t, { meterToleranceUnits: 1 }).inconsistencies.should.be.empty();
       checks({ meterStart: 4, meterEnd: 3 }).should.eql(['meter:error']);
       auditRecord({ ...real(), meterEnd: 3.0078 }, t).inconsistencies[0].detail.should.match(/3\.0068 kWh but totalEnergy is 3\.0067 kWh/);

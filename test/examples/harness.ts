@@ -97,7 +97,7 @@ function moduleFor(type: string): NodeModule | null {
 }
 
 export interface LoadOptions {
-  /** mqtt-broker → this port on 127.0.0.1. */
+  /** mqtt-broker → this port on 127.0.0.1 (default: a closed one). */
   brokerPort?: number;
   /** sqlitedb → this file (default: a new temp file). */
   dbFile?: string;
@@ -173,9 +173,9 @@ export async function loadExample(name: string, opts: LoadOptions = {}): Promise
       n.persist = false;
       if (!ykcPort) ykcPort = n.port;
     } else if (n.type === 'mqtt-broker') {
-      if (opts.brokerPort === undefined) throw new Error(`${name} has an MQTT broker: give brokerPort`);
+      // No broker given: a closed port (the client retries quietly until unload).
       n.broker = '127.0.0.1';
-      n.port = String(opts.brokerPort);
+      n.port = String(opts.brokerPort ?? (await freePort()));
     } else if (n.type === 'sqlitedb') {
       n.db = dbFile;
     } else if (n.type === 'tcp in' && n.server === 'server') {
@@ -208,20 +208,41 @@ export async function loadExample(name: string, opts: LoadOptions = {}): Promise
   const grabHttp: NodeModule = (RED) => {
     httpApp = RED.httpNode as unknown as http.RequestListener;
   };
-  await helper.load([grabHttp, ...modules], flow as helper.TestFlowsItem<any>[]); // eslint-disable-line @typescript-eslint/no-explicit-any
-  const httpServer = http.createServer((req, res) => httpApp!(req, res));
-  await new Promise<void>((r) => httpServer.listen(0, '127.0.0.1', r));
-  const httpUrl = `http://127.0.0.1:${(httpServer.address() as net.AddressInfo).port}`;
+  // The helper loads catch / status / complete once per node of that type: a flow with two Catch
+  // nodes would register "catch" twice. Load each of them at most once per load.
+  const h = helper as unknown as { _nodeModules: Record<string, NodeModule>; _originalModules?: Record<string, NodeModule> };
+  h._originalModules ??= { ...h._nodeModules };
+  for (const [type, mod] of Object.entries(h._originalModules)) {
+    let loaded = false;
+    h._nodeModules[type] = (RED) => {
+      if (loaded) return;
+      loaded = true;
+      return mod(RED);
+    };
+  }
 
+  const httpServer = http.createServer((req, res) => httpApp!(req, res));
   const serverDef = flow.find((n) => n.type === 'ykc-server');
-  const server = (serverDef ? helper.getNode(serverDef.id) : null) as unknown as YkcServerNode;
-  if (server) await server.ready;
-  const inboxes = new Map<string, Inbox>();
+  let server: YkcServerNode;
+  try {
+    await helper.load([grabHttp, ...modules], flow as helper.TestFlowsItem<any>[]); // eslint-disable-line @typescript-eslint/no-explicit-any
+    await new Promise<void>((r) => httpServer.listen(0, '127.0.0.1', r));
+    server = (serverDef ? helper.getNode(serverDef.id) : null) as unknown as YkcServerNode;
+    if (server) await server.ready;
+  } catch (e) {
+    // A failed load must not leave the runtime half started (the next test's load would fail too).
+    if (httpServer.listening) await new Promise<void>((r) => httpServer.close(() => r()));
+    await helper.unload();
+    throw e;
+  }
+  const httpUrl = `http://127.0.0.1:${(httpServer.address() as net.AddressInfo).port}`;
   const get = (id: string): Node => {
     const n = helper.getNode(id);
     if (!n) throw new Error(`${name}: no node ${id}`);
     return n;
   };
+  // Every replaced debug / dashboard node records from the start, so no early message is missed.
+  const inboxes = new Map<string, Inbox>(flow.filter((n) => n.type === 'helper').map((n) => [n.id, new Inbox(get(n.id))]));
   return {
     flow,
     ykcPort,

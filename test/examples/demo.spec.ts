@@ -1,0 +1,119 @@
+/**
+ * examples/demo.json (what `npm start` runs) in a real runtime: its three ykc-pile nodes log in to its
+ * gateway, the charging schedule plugs, starts and stops cars, the dashboard widgets (replaced by
+ * helper nodes) get the table rows, power points and records, a record is stored in a real SQLite
+ * file before the pile gets its acknowledgement, and the Start / Stop buttons drive a gun.
+ *
+ * Changes for speed only: the piles' clock runs 20× (realtime frames every 0.75 s instead of 15 s),
+ * the 10-second tick is fired by the test, and the schedule's plan is made due by setting its
+ * times in flow context (the state the schedule itself keeps).
+ */
+import should from 'should';
+import sqlite3 from 'sqlite3';
+import { Loaded, loadExample, Msg, readExample } from './harness';
+
+const PILES = ['32010200000001', '32010200000002', '32010200000003'];
+const GUNS = ['32010200000001/1', '32010200000001/2', '32010200000002/1', '32010200000003/1'];
+
+type Row = { pile: string; gun: number; online: boolean; state: string; powerKw: number };
+
+function query<T>(file: string, sql: string): Promise<T[]> {
+  return new Promise((resolve, reject) => {
+    const db = new sqlite3.Database(file, sqlite3.OPEN_READONLY, (e) => {
+      if (e) return reject(e);
+      db.all(sql, (err, rows) => db.close(() => (err ? reject(err) : resolve(rows as T[]))));
+    });
+  });
+}
+
+describe('example demo.json (npm start)', function () {
+  this.timeout(30_000);
+  let ex: Loaded;
+  const rows = (m: Msg) => m.payload as Row[];
+  const state = (m: Msg, key: string) => rows(m).find((r) => `${r.pile}/${r.gun}` === key);
+  const flowContext = () => (ex.node('demo.schedule') as unknown as { context(): { flow: { get(k: string): any; set(k: string, v: unknown): void } } }).context().flow; // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** Waits for a table update in which every listed gun satisfies pred. */
+  const table = (keys: string[], pred: (r: Row) => boolean, what: string) =>
+    ex.inbox('demo.ui.table').wait((m) => keys.every((k) => { const r = state(m, k); return !!r && pred(r); }), 10_000, what);
+
+  before(async () => {
+    ex = await loadExample('demo.json', {
+      patch(flow) {
+        for (const n of flow) {
+          if (n.type === 'ykc-pile') n.speed = 20;
+          if (n.id === 'demo.tick') Object.assign(n, { repeat: '', once: false });
+        }
+      },
+    });
+  });
+
+  after(async () => {
+    await ex?.close();
+  });
+
+  it('ships three virtual piles on the gateway 127.0.0.1:8768 and a dashboard at /dashboard', () => {
+    const flow = readExample('demo.json');
+    should(flow.find((n) => n.type === 'ykc-server')).match({ host: '127.0.0.1', port: 8768, recordConfirm: 'after-store' });
+    should(flow.filter((n) => n.type === 'ykc-pile').map((n) => n.pileNo)).eql(PILES);
+    should(flow.find((n) => n.type === 'ui-base')).match({ path: '/dashboard' });
+    should(flow.find((n) => n.type === 'sqlitedb')).match({ db: 'ykc-demo.db' });
+  });
+
+  it('the piles log in and the table shows all four guns idle', async () => {
+    const m = await table(GUNS, (r) => r.online && r.state === 'idle-unplugged', 'four idle guns');
+    should(rows(m)).have.length(4);
+    should(ex.server.gateway!.onlineCount()).equal(3);
+    // The records table is created at start (and the empty list shown) before any car arrives.
+    should((await ex.inbox('demo.ui.records').wait(() => true, 5000, 'records table at start')).payload).eql([]);
+  });
+
+  it('Start / Stop buttons: plug in and start the chosen gun, then stop it; the "last command" text says so', async () => {
+    const gun = '32010200000003/1';
+    ex.press('demo.ui.gun', { topic: 'gun', payload: gun });
+    ex.press('demo.ui.start', { topic: 'start', payload: 'start' });
+    const result = ex.inbox('demo.ui.result');
+    const started = await result.wait((m) => /启动 start 32010200000003 \/ 1: ✔/.test(m.payload), 10_000, 'start accepted');
+    should(started.payload).match(/accepted/);
+    await result.wait((m) => /charging 32010200000003 \/ 1/.test(m.payload), 10_000, 'charging confirmed');
+    await table([gun], (r) => r.state === 'charging' && r.powerKw > 0, 'AC gun charging');
+    ex.press('demo.ui.stop', { topic: 'stop', payload: 'stop' });
+    await result.wait((m) => /停机 stop 32010200000003 \/ 1: ✔/.test(m.payload), 10_000, 'stop accepted');
+  });
+
+  it('the schedule plugs in, starts and charges every free gun; the chart gets power per gun', async () => {
+    const others = GUNS.slice(0, 3);
+    const plan = flowContext().get('plan') ?? {};
+    for (const k of others) plan[k] = { phase: 'free', until: 0 };
+    flowContext().set('plan', plan);
+    ex.trigger('demo.tick');
+    await table(others, (r) => r.state === 'idle-plugged', 'cars plugged in');
+    ex.trigger('demo.tick');
+    await table(others, (r) => r.state === 'charging' && r.powerKw > 0, 'three guns charging');
+    const chart = ex.inbox('demo.ui.chart');
+    for (const series of ['0001 / 1', '0001 / 2', '0002 / 1']) await chart.wait((m) => m.topic === series && m.payload > 0, 10_000, `power on ${series}`);
+  });
+
+  it('when a session is due to end it is stopped, its record stored in SQLite and only then confirmed to the pile; the records table shows it', async () => {
+    const key = '32010200000002/1';
+    // The session's end time has come (the schedule picks 2–6 minutes when it sees the gun charging).
+    const plan = flowContext().get('plan');
+    plan[key] = { phase: 'charging', until: 0 };
+    flowContext().set('plan', plan);
+    ex.trigger('demo.tick');
+
+    const frames = ex.inbox('demo.pileframes');
+    const sent = await frames.wait((m) => m.topic === 'ykc-pile/32010200000002/record' && m.payload.event === 'sent', 10_000, 'record sent by the pile');
+    const tradeNo = sent.payload.tradeNo as string;
+    await frames.wait((m) => m.topic === 'ykc-pile/32010200000002/record' && m.payload.event === 'confirmed' && m.payload.tradeNo === tradeNo, 10_000, 'record confirmed to the pile');
+    const stored = await query<{ trade_no: string; pile_no: string; energy_units: number; audit_ok: number }>(ex.dbFile, `SELECT trade_no, pile_no, energy_units, audit_ok FROM ykc_records WHERE trade_no = '${tradeNo}'`);
+    should(stored).have.length(1);
+    should(stored[0]).match({ pile_no: '32010200000002', audit_ok: 1 });
+    should(stored[0].energy_units).be.above(0);
+    const shown = await ex.inbox('demo.ui.records').wait((m) => (m.payload as Msg[]).some((r) => r['交易流水号 Trade no.'] === tradeNo), 10_000, 'record in the table');
+    should(shown.payload[0]['核对 Audit']).equal('✔');
+
+    // The car leaves on the next tick.
+    ex.trigger('demo.tick');
+    await table([key], (r) => r.state === 'idle-unplugged', 'car unplugged');
+  });
+});

@@ -62,13 +62,14 @@ export function httpGet(url: string, headers: Record<string, string> = {}): Prom
  * The directory of the compiled pack this test belongs to (dist/ or a /tmp build): the test runs
  * from <compiled>/test/browser. Node-RED looks for html, locales and icons next to each node's
  * .js; `npm run build` copies them there. A build made by plain `tsc` (helpers' /tmp builds)
- * gets them copied here the same way scripts/copy-assets.js does.
+ * gets them (re)copied here on each run, the same way scripts/copy-assets.js does.
  */
 export function compiledRoot(): string {
   const root = path.resolve(__dirname, '..', '..');
   const nodes = path.join(root, 'nodes');
-  if (!fs.existsSync(path.join(nodes, 'ykc-server.html'))) {
-    if (root === path.join(REPO_ROOT, 'dist')) throw new Error('dist/nodes has no editor files: run npm run build first');
+  if (root === path.join(REPO_ROOT, 'dist')) {
+    if (!fs.existsSync(path.join(nodes, 'ykc-server.html'))) throw new Error('dist/nodes has no editor files: run npm run build first');
+  } else {
     for (const f of fs.readdirSync(path.join(REPO_ROOT, 'nodes'))) if (f.endsWith('.html')) fs.copyFileSync(path.join(REPO_ROOT, 'nodes', f), path.join(nodes, f));
     fs.cpSync(path.join(REPO_ROOT, 'nodes', 'locales'), path.join(nodes, 'locales'), { recursive: true });
     fs.cpSync(path.join(REPO_ROOT, 'icons'), path.join(nodes, 'icons'), { recursive: true });

@@ -5,7 +5,7 @@
  * piles' heartbeat p50/p99/max and missed replies, the attack's intensity, and the gateway's CPU,
  * event-loop stalls and the counters that moved (the named limit that bounded the attack).
  *
- *   node dist/bench/hostile.js [--attacks garbage,silent,slowloris,oversize,beforeLogin,nonReading]
+ *   node dist/bench/hostile.js [--attacks garbage,silent,slowloris,oversize,beforeLogin,nonReading] [--emulate-fixes] [--no-cost] [--cost-only]
  *                              [--seconds 15] [--good 200] [--good-period 1000] [--login-timeout 10000]
  *
  * Attacks:
@@ -30,7 +30,7 @@ import {
   stallRecorder, tcpCounters, withSeq,
 } from './nodered-load';
 import { duplexPair } from 'stream';
-import { YkcServer } from '../src/gateway';
+import { PileSession, YkcServer } from '../src/gateway';
 import { encodeFrame, FrameSplitter, YkcError } from '../src/protocol';
 
 const ROLE = flag('role', 'main');
@@ -282,9 +282,69 @@ async function costs(): Promise<void> {
       return per(20000, (i) => ours.emit('data', withSeq(hb, i & 0xffff)));
     })(),
     problemEvents: problems - p0,
+    // A reconnect storm's units: a pile logging in on a new connection, and a logged-in pile's connection closing.
+    loginOnNewConnectionUs: (() => {
+      const sessions: Array<{ close(r: string): void }> = [];
+      const us = per(3000, (i) => {
+        const { ours, session } = open();
+        ours.emit('data', loginFrame(pileNo(i, 32013300000000)));
+        sessions.push(session);
+      });
+      for (const x of sessions) x.close('cost');
+      return us;
+    })(),
+    loggedInCloseUs: (() => {
+      const sessions = Array.from({ length: 3200 }, (_, i) => {
+        const { ours, session } = open();
+        ours.emit('data', loginFrame(pileNo(i, 32013300000000)));
+        ours.emit('data', heartbeat(pileNo(i, 32013300000000)));
+        return session;
+      });
+      return per(3000, (i) => sessions[i % sessions.length].close('cost'));
+    })(),
   };
   console.log(JSON.stringify({ gatewayCpuCostPerUnit: out }));
   await gw.close();
+}
+
+/** Waits until only the good piles are connected and the gateway's frame count grows at their pace only. */
+async function settle(child: import('child_process').ChildProcess, good: number): Promise<void> {
+  let last = await ask<GatewayStats>(child, 'stats', { gc: false });
+  for (let i = 0; i < 60; i++) {
+    await sleep(500);
+    const now = await ask<GatewayStats>(child, 'stats', { gc: false });
+    const extra = now.metrics.counters.framesIn - last.metrics.counters.framesIn;
+    last = now;
+    if (now.connections <= good && extra <= good) break;
+  }
+  await sleep(1000);
+}
+
+/**
+ * The fixes proposed from these figures, emulated in the gateway process (--emulate-fixes) to
+ * measure them: (1) the splitter reports at most 8 errors per connection, then only counts;
+ * (2) frames before a login: the first is reported, the rest counted, and the connection is
+ * closed after 16 of them.
+ */
+function emulateFixes(): void {
+  emulateReportCap(8);
+  type Priv = { onFrame(s: PileSession, buf: Buffer, order: unknown): void; counters: { framesBeforeLogin: number } };
+  const proto = YkcServer.prototype as unknown as Priv;
+  const onFrame = proto.onFrame;
+  const early = new WeakMap<PileSession, number>();
+  proto.onFrame = function (this: Priv, sess, buf, order) {
+    const isLogin = buf[5] === 0x01 && buf[4] !== 1;
+    if (sess.state !== 'online' && !isLogin) {
+      const n = (early.get(sess) ?? 0) + 1;
+      early.set(sess, n);
+      if (n > 1) {
+        this.counters.framesBeforeLogin++;
+        if (n > 16) sess.close('16 frames before a login');
+        return;
+      }
+    }
+    onFrame.call(this, sess, buf, order);
+  };
 }
 
 async function main(): Promise<void> {
@@ -296,9 +356,13 @@ async function main(): Promise<void> {
   const loginTimeout = flag('login-timeout', '10000');
   const table = attacks();
   for (const n of names) if (!table[n]) throw new Error(`unknown attack ${n}; known: ${Object.keys(table).join(', ')}`);
-  console.log(`hostile-traffic bench: ${good} good piles heartbeating every ${goodPeriod} ms; attacks ${names.join(', ')}, ${seconds} s each; gateway loginTimeoutMs ${loginTimeout}, other limits default`);
+  console.log(
+    `hostile-traffic bench: ${good} good piles heartbeating every ${goodPeriod} ms; attacks ${names.join(', ')}, ${seconds} s each; gateway loginTimeoutMs ${loginTimeout}, other limits default` +
+      (process.argv.includes('--emulate-fixes') ? '; PROPOSED FIXES EMULATED (report cap 8 per connection, close after 16 frames before login)' : ''),
+  );
 
-  const gw = await forkRole<{ port: number }>(__filename, 'gateway', ['--login-timeout', loginTimeout]);
+  const fixes = process.argv.includes('--emulate-fixes');
+  const gw = await forkRole<{ port: number }>(__filename, 'gateway', ['--login-timeout', loginTimeout, ...(fixes ? ['--emulate-fixes'] : [])]);
   const port = gw.hello.port;
   const probe = await forkRole(__filename, 'probe', ['--port', String(port), '--count', good, '--period', goodPeriod]);
   await ask(gw.child, 'waitOnline', { target: Number(good) });
@@ -358,12 +422,12 @@ async function main(): Promise<void> {
       await (a.done ? Promise.race([a.done.then(() => sleep(500)), timeout]) : timeout);
       a.stop();
     });
-    // Let the gateway drain what the attack left before the next one.
-    await sleep(2000);
+    // Let the gateway drain what the attack left (data already in its socket buffers) before the next one.
+    await settle(gw.child, Number(good));
   }
   await Promise.all([closeChild(probe.child), closeChild(gw.child)]);
   // The same attacks as CPU per unit inside the gateway, independent of machine load.
-  await costRuns();
+  if (!process.argv.includes('--no-cost')) await costRuns();
 }
 
 /**
@@ -403,7 +467,10 @@ const run =
   ROLE === 'cost'
     ? costs
     : ROLE === 'gateway'
-    ? () => gatewayProcess({ loginTimeoutMs: Number(flag('login-timeout', '10000')), recordConfirm: 'at-once' })
+    ? () => {
+        if (process.argv.includes('--emulate-fixes')) emulateFixes();
+        return gatewayProcess({ loginTimeoutMs: Number(flag('login-timeout', '10000')), recordConfirm: 'at-once' });
+      }
     : ROLE === 'probe'
       ? probeProcess
       : main;

@@ -18,6 +18,7 @@
  * Target (issue #8): all logged in again within 30 s; probe p99 < 50 ms during the storm.
  */
 import * as net from 'net';
+import { PileSession } from '../src/gateway';
 import {
   ask, closeChild, counterDiff, cpuPercent, flag, forkRole, gatewayProcess, GatewayStats, LoadPile, LoadStats, mb, pileNo, probeProcess, ProbeTake, procStats, ramp, sleep, machine, tcpCounters, stallRecorder,
 } from './nodered-load';
@@ -32,7 +33,8 @@ async function storm(mode: 'close' | 'silent'): Promise<void> {
   const probePeriod = flag('probe-period', '100');
 
   const profile = process.argv.includes('--cpu-prof');
-  const gw = await forkRole<{ port: number }>(__filename, 'gateway', ['--accept-rate', String(acceptRate)]);
+  const deferClose = flag('defer-close', '0');
+  const gw = await forkRole<{ port: number }>(__filename, 'gateway', ['--accept-rate', String(acceptRate), '--defer-close', deferClose]);
   const port = gw.hello.port;
   const probe = await forkRole(__filename, 'probe', ['--port', String(port), '--count', probes, '--period', probePeriod]);
   const stats = new LoadStats();
@@ -93,6 +95,7 @@ async function storm(mode: 'close' | 'silent'): Promise<void> {
       piles: n,
       rampSeconds: +rampS.toFixed(1),
       maxAcceptsPerSecond: acceptRate,
+      ...(deferClose !== '0' ? { emulatedDeferClosePerTurn: Number(deferClose) } : {}),
       retryMs: `${retryMs * 0.5}…${retryMs * 1.5}`,
       allLoggedInAgainSeconds: allAt ? +((lastLogin - t0h) / 1000).toFixed(1) : `not within ${limitS} s`,
       gatewayAllOnlineSeconds: +((gwAll.at - t0) / 1000).toFixed(1),
@@ -132,9 +135,53 @@ async function main(): Promise<void> {
   for (const mode of drop === 'both' ? (['close', 'silent'] as const) : [drop as 'close' | 'silent']) await storm(mode);
 }
 
+/**
+ * A proposal, emulated to measure it (--defer-close N): when piles hang up, the gateway closes their
+ * sockets N per event-loop turn instead of all in the turn their FINs arrived, so the heartbeats of
+ * the piles still online are read in between. Needs allowHalfOpen on the listener, else Node ends
+ * the socket at once by itself. Patches this gateway process only.
+ */
+function emulateDeferredCloses(perTurn: number): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const netModule = require('net') as typeof net;
+  const create = netModule.createServer;
+  (netModule as { createServer: unknown }).createServer = (opts: net.ServerOpts, l: (s: net.Socket) => void) => create.call(netModule, { ...opts, allowHalfOpen: true }, l);
+  const proto = PileSession.prototype;
+  const close = proto.close;
+  const queue: Array<[PileSession, string]> = [];
+  let head = 0;
+  let scheduled = false;
+  const drain = () => {
+    scheduled = false;
+    for (let i = 0; i < perTurn && head < queue.length; i++, head++) close.call(queue[head][0], queue[head][1]);
+    if (head < queue.length) {
+      scheduled = true;
+      setImmediate(drain);
+    } else {
+      queue.length = 0;
+      head = 0;
+    }
+  };
+  proto.close = function (this: PileSession, reason: string) {
+    if (this.state !== 'closed' && /^connection (ended|closed) by peer/.test(reason)) {
+      queue.push([this, reason]);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(drain);
+      }
+      return;
+    }
+    close.call(this, reason);
+  };
+}
+
 const run =
   ROLE === 'gateway'
-    ? () => gatewayProcess({ maxAcceptsPerSecond: Number(flag('accept-rate', '2000')), recordConfirm: 'at-once' })
+    ? () => {
+        const defer = Number(flag('defer-close', '0'));
+        if (defer > 0) emulateDeferredCloses(defer);
+        return gatewayProcess({ maxAcceptsPerSecond: Number(flag('accept-rate', '2000')), recordConfirm: 'at-once' });
+      }
     : ROLE === 'probe'
       ? probeProcess
       : main;

@@ -109,7 +109,7 @@ describe('example demo.json (npm start)', function () {
     should(stored).have.length(1);
     should(stored[0]).match({ pile_no: '32010200000002', audit_ok: 1 });
     should(stored[0].energy_units).be.above(0);
-    const shown = await ex.inbox('demo.ui.records').wait((m) => (m.payload as Msg[]).some((r) => r['交易流水号 Trade no.'] === tradeNo), 10_000, 'record in the table');
+    const shown = await ex.inbox('demo.ui.records').wait((m) => (m.payload as Msg[]).some((r) => r['交易流水号 Trade number'] === tradeNo), 10_000, 'record in the table');
     should(shown.payload[0]['核对 Audit']).equal('✔');
 
     // The car leaves on the next tick.

@@ -108,7 +108,8 @@ describe('npm pack → install into a fresh Node-RED', function () {
 
   it('serves the editor files with help in en-US and zh-CN', async () => {
     for (const lang of ['en-US', 'zh-CN']) {
-      const res = await request(`${nr.url}/nodes?lng=${lang}`, { Accept: 'text/html' });
+      // The editor asks with its browser's language (Accept-Language), as here.
+      const res = await request(`${nr.url}/nodes`, { Accept: 'text/html', 'Accept-Language': lang });
       should(res.status).equal(200);
       const missing = types.filter((t) => !res.text.includes(`data-template-name="${t}"`) || !res.text.includes(`data-help-name="${t}"`));
       should(missing).eql([], `${lang}: no dialog or help for ${missing.join(', ')}`);

@@ -12,28 +12,16 @@ import { AuditOptions, billRecord, Tariff } from '../src/billing';
 import { YkcError } from '../src/protocol';
 import { catalogueDescriber, NodeError, toNodeError } from './shared/errors';
 import type { YkcServerNode } from './shared/server-node';
+import { slotsOf, tariffFormBody, TariffFormDef } from './shared/tariff-form';
 
-const LEVELS = ['sharp', 'peak', 'flat', 'valley'] as const;
 const RECORD_TYPES = new Set([0x3b, 0x3d]);
 
-interface YkcBillingDef extends NodeDef {
+interface YkcBillingDef extends NodeDef, TariffFormDef {
   /** Optional: the gateway whose tariff for the pile is the last resort. */
   server?: string;
   /** The node's own tariff: none, the form fields below, or a JSON text. */
   tariffMode?: 'none' | 'form' | 'json';
   tariffJson?: string;
-  modelCode?: string;
-  sharpElecPrice?: string;
-  sharpServicePrice?: string;
-  peakElecPrice?: string;
-  peakServicePrice?: string;
-  flatElecPrice?: string;
-  flatServicePrice?: string;
-  valleyElecPrice?: string;
-  valleyServicePrice?: string;
-  lossRatio?: string | number;
-  /** 48 digits 0–3, one per half hour from 00:00. */
-  slots?: string;
   /** Allowed |meterEnd − meterStart − totalEnergy|, kWh. */
   meterTolerance?: string | number;
   /** Pile clock slack when checking which levels a session could touch, minutes. */
@@ -54,12 +42,6 @@ const num = (v: unknown): number | undefined => {
   return Number.isFinite(n) ? n : undefined;
 };
 
-/** "0123…" (48 digits, spaces and commas allowed) → [0,1,2,3,…]; anything else is left to the validator. */
-function slotsOf(v: unknown): unknown {
-  if (typeof v === 'string' && /^[\d\s,]*$/.test(v)) return v.replace(/[\s,]/g, '').split('').map(Number);
-  return v;
-}
-
 function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v) && !Buffer.isBuffer(v);
 }
@@ -78,14 +60,7 @@ function configuredTariff(config: YkcBillingDef): Tariff | null {
     const o = parsed as Record<string, unknown>;
     return Tariff.from(isObject(o) && o.slots !== undefined ? { ...o, slots: slotsOf(o.slots) } : parsed);
   }
-  if (config.tariffMode === 'form') {
-    const body: Record<string, unknown> = { modelCode: config.modelCode, lossRatio: num(config.lossRatio) ?? 0, slots: slotsOf(config.slots) };
-    for (const l of LEVELS) {
-      body[`${l}ElecPrice`] = config[`${l}ElecPrice`];
-      body[`${l}ServicePrice`] = config[`${l}ServicePrice`];
-    }
-    return Tariff.fromBody(body);
-  }
+  if (config.tariffMode === 'form') return Tariff.fromBody(tariffFormBody(config));
   return null;
 }
 

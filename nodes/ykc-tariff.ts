@@ -10,31 +10,12 @@
  */
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { Tariff } from '../src/billing/tariff';
+import { slotsOf, tariffFormBody, TariffFormDef } from './shared/tariff-form';
 import { asFieldError, CommandDef, CommandRunner, Exchange, numeric, payloadOf, Plans, requestExchange, resultJudge, serverOf } from './shared/command';
 
-const LEVELS = ['sharp', 'peak', 'flat', 'valley'] as const;
-
-interface YkcTariffDef extends CommandDef {
-  modelCode?: string;
-  sharpElecPrice?: string;
-  sharpServicePrice?: string;
-  peakElecPrice?: string;
-  peakServicePrice?: string;
-  flatElecPrice?: string;
-  flatServicePrice?: string;
-  valleyElecPrice?: string;
-  valleyServicePrice?: string;
-  lossRatio?: string | number;
-  /** 48 digits 0–3, one per half hour from 00:00. */
-  slots?: string;
+interface YkcTariffDef extends CommandDef, TariffFormDef {
   /** Also make the model the server's default (piles without their own tariff, later logins). */
   setDefault?: boolean;
-}
-
-/** "0123…" (48 digits) → [0,1,2,3,…]; arrays pass unchanged, anything else is left for the validator. */
-function slotsOf(v: unknown): unknown {
-  if (typeof v === 'string' && /^[\d\s,]*$/.test(v)) return v.replace(/[\s,]/g, '').split('').map(Number);
-  return v;
 }
 
 export = function (RED: NodeAPI): void {
@@ -44,11 +25,7 @@ export = function (RED: NodeAPI): void {
     const runner = new CommandRunner(RED, node, config, serverOf(RED, config), { type: 'ykc-tariff', outputs: 3 });
     const judge = resultJudge({ ok: 1, table: 'result' });
 
-    const configured: Record<string, unknown> = { modelCode: config.modelCode, lossRatio: config.lossRatio === '' || config.lossRatio === undefined ? 0 : Number(config.lossRatio), slots: config.slots };
-    for (const l of LEVELS) {
-      configured[`${l}ElecPrice`] = config[`${l}ElecPrice`];
-      configured[`${l}ServicePrice`] = config[`${l}ServicePrice`];
-    }
+    const configured = tariffFormBody(config);
 
     /** The model to send: the friendlier shape in msg.payload wins whole; otherwise payload fields over the dialog's. */
     function tariffOf(msg: NodeMessage): Tariff {

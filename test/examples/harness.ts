@@ -225,7 +225,12 @@ export async function loadExample(name: string, opts: LoadOptions = {}): Promise
   const serverDef = flow.find((n) => n.type === 'ykc-server');
   let server: YkcServerNode;
   try {
-    await helper.load([grabHttp, ...modules], flow as helper.TestFlowsItem<any>[]); // eslint-disable-line @typescript-eslint/no-explicit-any
+    try {
+      await helper.load([grabHttp, ...modules], flow as helper.TestFlowsItem<any>[]); // eslint-disable-line @typescript-eslint/no-explicit-any
+    } finally {
+      // The wrappers are for this load only: left in place, later specs' loads would find "catch" unregistered.
+      Object.assign(h._nodeModules, h._originalModules);
+    }
     await new Promise<void>((r) => httpServer.listen(0, '127.0.0.1', r));
     server = (serverDef ? helper.getNode(serverDef.id) : null) as unknown as YkcServerNode;
     if (server) await server.ready;

@@ -153,7 +153,7 @@ describe('editor in Chromium (en-US, zh-CN)', function () {
           await shot(`dialog-${type}`);
 
           await page.evaluate((t) => RED.sidebar.help.show(t), type);
-          const title = String(CONFIG_TYPES.has(type) ? type : catalogue(type, lang).paletteLabel).replace(/\s+/g, ' ');
+          const title = String(catalogue(type, lang).paletteLabel ?? type).replace(/\s+/g, ' ');
           await page.waitForFunction(
             (want) => Array.from(document.querySelectorAll('.red-ui-sidebar-help-stack .red-ui-help-title')).some((h) => (h.textContent || '').replace(/\s+/g, ' ').trim() === want),
             title,

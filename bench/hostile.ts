@@ -23,7 +23,7 @@
  * The gateway runs with its defaults except loginTimeoutMs (10 s here, so the slow attacks end
  * within the run; default 60 s). Target (issue #8): good piles' p99 < 50 ms during each attack.
  */
-import { fork } from 'child_process';
+import { ChildProcess, fork } from 'child_process';
 import * as net from 'net';
 import {
   ask, closeChild, counterDiff, cpuPercent, flag, forkRole, gatewayProcess, GatewayStats, machine, mb, pileNo, probeProcess, ProbeTake, procStats, sleep,
@@ -308,7 +308,7 @@ async function costs(): Promise<void> {
 }
 
 /** Waits until only the good piles are connected and the gateway's frame count grows at their pace only. */
-async function settle(child: import('child_process').ChildProcess, good: number): Promise<void> {
+async function settle(child: ChildProcess, good: number): Promise<void> {
   let last = await ask<GatewayStats>(child, 'stats', { gc: false });
   for (let i = 0; i < 60; i++) {
     await sleep(500);

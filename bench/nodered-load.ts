@@ -8,7 +8,10 @@
 import { ChildProcess, fork } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
+import * as inspector from 'inspector';
 import * as os from 'os';
+import { monitorEventLoopDelay } from 'perf_hooks';
+import { GatewayOptions, MetricsSnapshot, TariffBody, YkcServer } from '../src/gateway';
 import { crc16Modbus, encodeFrame, FrameSplitter } from '../src/protocol';
 
 export const HEARTBEAT_MS = 10_000;
@@ -432,8 +435,6 @@ export const mb = (bytes: number) => +(bytes / 1048576).toFixed(1);
 
 /** Event-loop delay of this process, in ms beyond the sampling interval. */
 export function loopMonitor(resolutionMs = 10): { take(): { p50: number; p99: number; max: number } } {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { monitorEventLoopDelay } = require('perf_hooks') as typeof import('perf_hooks');
   const h = monitorEventLoopDelay({ resolution: resolutionMs });
   h.enable();
   // The histogram records whole timer intervals: the delay is what exceeds the resolution.
@@ -452,7 +453,7 @@ export interface GatewayStats extends ProcStats {
   connections: number;
   /** Most connections open at once since the previous stats call. */
   peakConnections: number;
-  metrics: import('../src/gateway').MetricsSnapshot;
+  metrics: MetricsSnapshot;
   problemsByCode: Record<string, number>;
   loopDelayMs: { p50: number; p99: number; max: number };
   /** Event-loop stalls over 50 ms: [seconds from `since`, ms, CPU ms used meanwhile]. */
@@ -463,9 +464,7 @@ export interface GatewayStats extends ProcStats {
  * A bare YkcServer in this (child) process, answering IPC: 'stats' (optionally without a forced
  * GC), 'waitOnline' { target } (resolves when that many piles are online), 'close'.
  */
-export async function gatewayProcess(options: Partial<import('../src/gateway').GatewayOptions>, tariff?: import('../src/gateway').TariffBody): Promise<void> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { YkcServer } = require('../src/gateway') as typeof import('../src/gateway');
+export async function gatewayProcess(options: Partial<GatewayOptions>, tariff?: TariffBody): Promise<void> {
   const gw = new YkcServer(options);
   if (tariff) gw.setTariff(null, tariff);
   const problems: Record<string, number> = {};
@@ -605,7 +604,7 @@ export interface ProbeTake {
 }
 
 /** Counter differences between two metrics snapshots (only those that moved). */
-export function counterDiff(a: import('../src/gateway').MetricsSnapshot, b: import('../src/gateway').MetricsSnapshot): Record<string, number> {
+export function counterDiff(a: MetricsSnapshot, b: MetricsSnapshot): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(b.counters)) {
     if (typeof v !== 'number') continue;
@@ -622,8 +621,6 @@ interface CpuProfile {
 
 /** Starts the V8 profiler in this process; stop() returns the top functions by self time. */
 export function startProfiler(): { stop(): Promise<Array<{ fn: string; selfPct: number }>> } {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const inspector = require('inspector') as typeof import('inspector');
   const session = new inspector.Session();
   session.connect();
   const post = (method: string, params?: object) =>

@@ -17,10 +17,11 @@
  * Target (issue #8): ≥ 5,000 piles with zero missed heartbeat replies and p99 < 50 ms.
  */
 import * as fs from 'fs';
+import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
 import {
-  ask, closeChild, cpuPercent, flag, forkRole, HEARTBEAT_MS, LoadPile, LoadStats, loopMonitor, mb, pileNo, procStats, ProcStats, ramp, REALTIME_MS, serve, sleep, summarize,
+  ask, closeChild, cpuPercent, flag, forkRole, HEARTBEAT_MS, LoadPile, LoadStats, loopMonitor, machine, mb, pileNo, procStats, ProcStats, ramp, REALTIME_MS, serve, sleep, stallRecorder, summarize,
   topOfProfile,
 } from './nodered-load';
 
@@ -86,10 +87,8 @@ function flow(groups: string): unknown[] {
 }
 
 async function redProcess(): Promise<void> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // Loaded here only: the measuring process must not carry a Node-RED runtime.
   const RED = require('node-red');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const http = require('http') as typeof import('http');
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ykc-bench-red-'));
   const counter: Counter = { n: 0, by: {} };
   fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(flow(flag('groups', 'all'))));
@@ -117,6 +116,7 @@ async function redProcess(): Promise<void> {
   if (!srv) throw new Error('ykc-server node did not start');
   await srv.ready;
   const loop = loopMonitor();
+  const stalls = stallRecorder(100);
   serve({
     stats: (m0) => {
       const gw = srv!.gateway!;
@@ -133,6 +133,7 @@ async function redProcess(): Promise<void> {
         flowMessages: counter.n,
         flowByName: { ...counter.by },
         loopDelayMs: loop.take(),
+        stalls: stalls.take(typeof m0.since === 'number' ? m0.since : undefined),
       };
       return out;
     },
@@ -160,6 +161,7 @@ interface RedStats extends ProcStats {
   flowMessages: number;
   flowByName: Record<string, number>;
   loopDelayMs: { p50: number; p99: number; max: number };
+  stalls: Array<[number, number, number]>;
 }
 
 async function step(n: number, durationS: number, rampPerS: number, groups: string, cpuProf: boolean): Promise<void> {
@@ -176,10 +178,12 @@ async function step(n: number, durationS: number, rampPerS: number, groups: stri
   stats.lat.length = 0;
   const missedBefore = stats.missed;
   const gen0 = procStats(false);
+  const box = machine();
   await sleep(durationS * 1000);
+  const busy = box();
   for (const p of piles) p.settle();
   const lat = stats.lat.slice();
-  const after = await ask<RedStats>(child, 'stats');
+  const after = await ask<RedStats>(child, 'stats', { since: before.at });
   const gen1 = procStats(false);
   const secs = (after.at - before.at) / 1000;
   const flowRate: Record<string, number> = {};
@@ -204,7 +208,9 @@ async function step(n: number, durationS: number, rampPerS: number, groups: stri
       heapMB: mb(after.heapUsed),
       nodeRedCpuPercent: cpuPercent(before, after),
       nodeRedLoopDelayMs: after.loopDelayMs,
+      nodeRedStallsOver100ms: after.stalls,
       loadGeneratorCpuPercent: cpuPercent(gen0, gen1),
+      machine: busy,
     }),
   );
   for (const p of piles) p.stop();

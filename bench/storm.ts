@@ -142,7 +142,7 @@ async function main(): Promise<void> {
  * the socket at once by itself. Patches this gateway process only.
  */
 function emulateDeferredCloses(perTurn: number): void {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // The module object itself (not a namespace copy), so the gateway's net.createServer sees the patch.
   const netModule = require('net') as typeof net;
   const create = netModule.createServer;
   (netModule as { createServer: unknown }).createServer = (opts: net.ServerOpts, l: (s: net.Socket) => void) => create.call(netModule, { ...opts, allowHalfOpen: true }, l);

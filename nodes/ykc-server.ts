@@ -92,10 +92,11 @@ export = function (RED: NodeAPI): void {
     };
     node.port = () => node.gateway?.address()?.port ?? null;
 
-    const report = (err: YkcError | Error, extra: Record<string, unknown> = {}) => {
+    /** Reports through node.error (Catch nodes see it); the error is built only when the throttle lets it through. */
+    const report = (err: YkcError | Error | (() => Error), extra: Record<string, unknown> = {}) => {
       const held = throttle.admit();
       if (held === null) return;
-      const e = err as Error & { code?: string };
+      const e = (typeof err === 'function' ? err() : err) as Error & { code?: string };
       const msg = { topic: `ykc/${extra.pileNo ?? ''}/problem`.replace('//', '/'), payload: { code: e.code, message: e.message, ...extra, suppressed: held } };
       node.error(e, msg);
     };
@@ -136,7 +137,7 @@ export = function (RED: NodeAPI): void {
       gw.on('offline', scheduleStatus);
       gw.on('problem', (p: ProblemEvent) => {
         // Framing noise is expected on flaky links; logins and tariffs are worth an error.
-        report(Object.assign(new Error(p.message), { code: p.code }), { pileNo: p.pileNo ?? undefined, remote: p.remote, sessionId: p.sessionId });
+        report(() => Object.assign(new Error(p.message), { code: p.code }), { pileNo: p.pileNo ?? undefined, remote: p.remote, sessionId: p.sessionId });
       });
       const host = (config.host ?? '').trim() || '0.0.0.0';
       node.ready = gw.listen(port, host).then(

@@ -31,6 +31,8 @@ export interface GatewayOptions {
   maxAcceptsPerSecond: number;
   /** Time sync after login is sent after a random delay up to this, spreading a reconnect storm's pushes. */
   timeSyncJitterMs: number;
+  /** Frames a connection may send before logging in (reported once, not answered); then it is closed. */
+  maxFramesBeforeLogin: number;
   /** Garbage bytes per connection since its last good frame before it is closed. */
   maxGarbageBytes: number;
   /** Bytes queued for a pile that does not read before its connection is closed. */
@@ -62,8 +64,9 @@ export const DEFAULT_OPTIONS: GatewayOptions = {
   missedHeartbeats: 3,
   loginTimeoutMs: 60_000,
   maxConnections: 20_000,
-  maxAcceptsPerSecond: 2000,
+  maxAcceptsPerSecond: 1000,
   timeSyncJitterMs: 3000,
+  maxFramesBeforeLogin: 16,
   maxGarbageBytes: 4096,
   maxOutboundBytes: 64 * 1024,
   maxPendingRequests: 32,

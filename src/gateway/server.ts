@@ -86,6 +86,9 @@ interface PendingRequest {
   reject(e: YkcError): void;
 }
 
+/** Connections closed per event-loop turn when many piles end their connections at once. */
+const CLOSE_BATCH = 100;
+
 /** Which reply field identifies the request when the pile does not echo the sequence bytes. */
 const REPLY_KEY: Record<number, string> = { 0x33: 'tradeNo', 0xa3: 'tradeNo', 0x35: 'gunNo', 0x13: 'gunNo', 0x63: 'gunNo' };
 
@@ -161,6 +164,8 @@ export class YkcServer extends EventEmitter<ServerEvents> {
   private sweepTimer: NodeJS.Timeout | null = null;
   private closing = false;
   private readonly commandLatency = new LatencyWindow();
+  private readonly toClose = new Set<PileSession>();
+  private closeScheduled = false;
   private acceptWindow = 0;
   private acceptsInWindow = 0;
 
@@ -185,7 +190,8 @@ export class YkcServer extends EventEmitter<ServerEvents> {
   listen(port: number, host = '0.0.0.0'): Promise<net.AddressInfo> {
     if (this.netServer) return Promise.reject(new YkcError('YKC_LISTEN', 'already listening'));
     return new Promise((resolve, reject) => {
-      const srv = net.createServer({ noDelay: true }, (sock) => this.accept(sock));
+      // allowHalfOpen: a pile's FIN does not close our side at once; closeSoon() does, in batches.
+      const srv = net.createServer({ noDelay: true, allowHalfOpen: true }, (sock) => this.accept(sock));
       const onError = (err: NodeJS.ErrnoException) => {
         srv.close();
         this.netServer = null;
@@ -240,7 +246,13 @@ export class YkcServer extends EventEmitter<ServerEvents> {
       remote,
       {
         frame: (s, f, order) => this.onFrame(s, f, order),
-        framingError: (s, err) => this.onFramingError(s, err),
+        framingError: (s, err) => this.problem(err, s),
+        framingStats: (_s, crc, garbage, rejects) => {
+          this.counters.crcErrors += crc;
+          this.counters.garbageBytes += garbage;
+          this.counters.framingErrors += rejects;
+        },
+        ended: (s) => this.closeSoon(s),
         closed: (s, reason) => this.onClosed(s, reason),
       },
       this.options,
@@ -262,6 +274,7 @@ export class YkcServer extends EventEmitter<ServerEvents> {
     const closed = srv ? new Promise<void>((r) => srv.close(() => r())) : Promise.resolve();
     for (const w of this.loginWaits.values()) clearTimeout(w.timer);
     this.loginWaits.clear();
+    this.toClose.clear();
     for (const s of [...this.sessions]) s.close('server closing');
     this.records.close();
     await closed;
@@ -608,8 +621,16 @@ export class YkcServer extends EventEmitter<ServerEvents> {
     }
     if (s.state !== 'online') {
       this.counters.framesBeforeLogin++;
+      // Reported (the first as a problem), never answered, and bounded: a peer that keeps talking
+      // without logging in would otherwise push its frames into every flow at line rate.
+      if (++s.framesBeforeLogin > this.options.maxFramesBeforeLogin) {
+        s.close(`more than ${this.options.maxFramesBeforeLogin} frames before login (maxFramesBeforeLogin)`);
+        return;
+      }
       this.emitFrame(s, f, buf, receivedAt);
-      this.problem(new YkcError('YKC_LOGIN', `${f.name} (${k}) from ${s.remote} before a successful login: reported, not answered`, { type: f.type }), s);
+      if (s.framesBeforeLogin === 1) {
+        this.problem(new YkcError('YKC_LOGIN', `${f.name} (${k}) from ${s.remote} before a successful login: reported, not answered`, { type: f.type }), s);
+      }
       return;
     }
     const claimed = f.body.pileNo;
@@ -688,11 +709,26 @@ export class YkcServer extends EventEmitter<ServerEvents> {
     }
   }
 
-  private onFramingError(s: PileSession, err: YkcError): void {
-    if (err.code === 'YKC_CRC') this.counters.crcErrors++;
-    else this.counters.framingErrors++;
-    if (err.code === 'YKC_GARBAGE' && typeof err.details.bytes === 'number') this.counters.garbageBytes += err.details.bytes;
-    this.problem(err, s);
+  /**
+   * Closes connections the piles ended, at most CLOSE_BATCH per event-loop turn: when a site's
+   * power fails thousands end together, and closing them all in one turn would stall the
+   * heartbeat replies of every pile still online.
+   */
+  private closeSoon(s: PileSession): void {
+    this.toClose.add(s);
+    if (this.closeScheduled) return;
+    this.closeScheduled = true;
+    const drain = () => {
+      let n = 0;
+      for (const x of this.toClose) {
+        this.toClose.delete(x);
+        x.close('connection ended by peer');
+        if (++n >= CLOSE_BATCH) break;
+      }
+      if (this.toClose.size) setImmediate(drain);
+      else this.closeScheduled = false;
+    };
+    setImmediate(drain);
   }
 
   private onClosed(s: PileSession, reason: string): void {

@@ -30,6 +30,10 @@ export interface SessionInfo {
 export interface SessionHooks {
   frame(session: PileSession, frame: Buffer, crcOrder: CrcOrder): void;
   framingError(session: PileSession, err: YkcError): void;
+  /** What the splitter counted in the last chunk (it reports only a few errors per bad stretch). */
+  framingStats(session: PileSession, crcErrors: number, garbageBytes: number, rejectedHeaders: number): void;
+  /** The pile half-closed its side; the owner closes the connection when it suits it (storms). */
+  ended(session: PileSession): void;
   closed(session: PileSession, reason: string): void;
 }
 
@@ -55,7 +59,12 @@ export class PileSession {
   bytesOut = 0;
   /** Last gun-independent model code the pile reported in 0x05. */
   modelCode: string | null = null;
+  /** Frames received before a successful login on this connection. */
+  framesBeforeLogin = 0;
   private seq = 0;
+  private seenCrc = 0;
+  private seenGarbage = 0;
+  private seenRejects = 0;
   private readonly splitter: FrameSplitter;
   private queue: Buffer[] = [];
   private queuedBytes = 0;
@@ -70,6 +79,8 @@ export class PileSession {
   ) {
     this.splitter = new FrameSplitter(
       (f, order) => {
+        // Frames later in the same chunk as a reason to close are not acted on.
+        if (this.state === 'closed') return;
         this.framesIn++;
         if (order === 'hi-first') this.hiFirstCrcFrames++;
         this.crcOrder = order;
@@ -97,6 +108,16 @@ export class PileSession {
       this.close(`internal error: ${(e as Error).message}`);
       return;
     }
+    const st = this.splitter.stats;
+    if (st.crcErrors !== this.seenCrc || st.garbageBytes !== this.seenGarbage || st.resyncs !== this.seenRejects + this.seenCrc) {
+      const crc = st.crcErrors - this.seenCrc;
+      const garbage = st.garbageBytes - this.seenGarbage;
+      const rejects = st.resyncs - st.crcErrors - this.seenRejects;
+      this.seenCrc = st.crcErrors;
+      this.seenGarbage = st.garbageBytes;
+      this.seenRejects += rejects;
+      this.hooks.framingStats(this, crc, garbage, rejects);
+    }
     if (this.splitter.overLimit) this.close('garbage limit');
   };
 
@@ -118,8 +139,9 @@ export class PileSession {
   };
 
   private readonly onStreamEnd = (): void => {
-    // The pile half-closed; YKC has no use for half-open connections.
-    this.close('connection ended by peer');
+    // The pile half-closed; YKC has no use for half-open connections. The owner closes it, in
+    // batches when thousands end at once (a power cut at a site), so live piles keep being served.
+    this.hooks.ended(this);
   };
 
   /** Next sequence number for a frame we originate (0, 1, … wrapping at 65535). */

@@ -20,6 +20,8 @@ import { schemaForType } from './frames';
 import { FRAME_OVERHEAD, START_BYTE } from './frame';
 
 export const MAX_FRAME = 255 + 4;
+/** Framing errors reported between two good frames; further ones are only counted. */
+export const MAX_REPORTS = 8;
 
 export interface SplitterOptions {
   /** Accept frames whose CRC is sent high byte first (JCPP-style piles). Default true. */
@@ -44,6 +46,8 @@ export class FrameSplitter {
   readonly maxGarbage: number;
   /** Garbage bytes since the last good frame. */
   garbageSinceFrame = 0;
+  /** Errors reported since the last good frame; past MAX_REPORTS they are only counted. */
+  private reportsSinceFrame = 0;
   /** Set once garbageSinceFrame exceeds maxGarbage. */
   overLimit = false;
   stats = { frames: 0, crcErrors: 0, garbageBytes: 0, hiFirstCrc: 0, resyncs: 0 };
@@ -65,6 +69,7 @@ export class FrameSplitter {
   reset(): void {
     this.pending = null;
     this.garbageSinceFrame = 0;
+    this.reportsSinceFrame = 0;
     this.overLimit = false;
   }
 
@@ -139,6 +144,7 @@ export class FrameSplitter {
       this.flushGarbage(b, garbageFrom, i);
       garbageFrom = -1;
       this.garbageSinceFrame = 0;
+      this.reportsSinceFrame = 0;
       this.stats.frames++;
       if (order === 'hi-first') this.stats.hiFirstCrc++;
       this.onFrame(b.subarray(i, i + len), order);
@@ -154,8 +160,16 @@ export class FrameSplitter {
   /** Skips bytes at a false start; the error is built only when it will be reported. */
   private reject(make: () => YkcError, skipped = 1): void {
     this.stats.resyncs++;
-    if (!this.overLimit) this.onError(make());
+    if (this.mayReport()) this.onError(make());
     this.countGarbage(skipped); // after the report, so a fatal "over the limit" comes last
+  }
+
+  /**
+   * A flood of junk must not become a flood of error objects (each costs a stack trace): a few
+   * reports tell the story, the rest are counted in stats until the next good frame.
+   */
+  private mayReport(): boolean {
+    return !this.overLimit && this.reportsSinceFrame++ < MAX_REPORTS;
   }
 
   /** A frame header this splitter would accept at b[j] (start byte, length, flag, known minimum). */
@@ -193,7 +207,7 @@ export class FrameSplitter {
   private flushGarbage(b: Buffer, from: number, to: number): void {
     if (from < 0 || to <= from) return;
     const count = to - from;
-    if (this.overLimit) {
+    if (!this.mayReport()) {
       this.countGarbage(count);
       return;
     }

@@ -81,6 +81,8 @@ describe('gateway: hostile and faulty traffic', function () {
     should(await good.stop()).be.above(0);
     good.pile.close();
     should(problems.some((p) => p.code === 'YKC_GARBAGE' && p.details?.fatal)).be.true();
+    // Counted in full even though the splitter reports only a few errors per connection.
+    should(server.counters.garbageBytes).be.aboveOrEqual(20 * 4096);
   });
 
   it('a never-ending frame and slow-drip bytes (slowloris) are closed by the login timeout', async () => {
@@ -97,6 +99,38 @@ describe('gateway: hostile and faulty traffic', function () {
     should(server.isOnline('32010200000009')).be.false();
     should(await good.stop()).be.above(0);
     good.pile.close();
+  });
+
+  it('frames before login: the first is reported, none answered, the connection closed past maxFramesBeforeLogin', async () => {
+    await start({ maxFramesBeforeLogin: 5 });
+    let emitted = 0;
+    server.on('frame', () => emitted++);
+    const s = await raw();
+    const hb = rawFrame(0x03, `${GOOD}0100`);
+    s.write(Buffer.concat(Array.from({ length: 50 }, () => hb)));
+    await closed(s);
+    should(emitted).equal(5);
+    should(problems.filter((p) => p.code === 'YKC_LOGIN')).have.length(1);
+    should(server.counters.framesBeforeLogin).equal(6);
+  });
+
+  it('hundreds of piles ending their connections at once all go offline, closed in batches', async () => {
+    await start({ maxAcceptsPerSecond: 5000 });
+    const n = 300;
+    const piles = await Promise.all(
+      Array.from({ length: n }, async (_, i) => {
+        const p = await ScriptedPile.connect(port);
+        p.write(login(String(32010200001000 + i)));
+        await p.next(0x02);
+        return p;
+      }),
+    );
+    should(server.onlineCount()).equal(n);
+    let offline = 0;
+    const all = new Promise<void>((r) => server.on('offline', () => ++offline === n && r()));
+    for (const p of piles) p.sock.end(); // FIN from every pile in the same instant
+    await all;
+    should(server.connectionCount()).equal(0);
   });
 
   it('oversize and impossible lengths are rejected at the header, and the next good frame still counts', async () => {

@@ -424,6 +424,21 @@ describe('nodes: ykc-pile (virtual pile)', function () {
     }
   });
 
+  it('a server that cannot listen: red ring, and every msg refused with YKC_OFFLINE', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', () => resolve()));
+    extra.push(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
+    const busy = (blocker.address() as net.AddressInfo).port;
+    await helper.load([serverNode, inNode, pileNode], flow({}, { port: busy }));
+    const pile = helper.getNode('p1');
+    const caught = new Inbox(helper.getNode('hc'));
+    await statusSeen(pile, { fill: 'red', shape: 'ring', code: 'YKC_OFFLINE' });
+    pile.receive({ topic: 'plug', payload: { gun: 1 }, id: 'x' } as never);
+    const c = await caught.wait((m) => m.id === 'x');
+    should(c.error.code).equal('YKC_OFFLINE');
+    should(c.error.message).match(/serverDown/);
+  });
+
   it('close on a redeploy that removes it: the gateway sees the pile go at once; the server stays', async () => {
     const r = await load();
     await ready(r);

@@ -200,6 +200,12 @@ export class YkcServer extends EventEmitter<ServerEvents> {
       srv.once('error', onError);
       srv.listen(port, host, () => {
         srv.off('error', onError);
+        if (this.closing) {
+          // close() ran while we were binding: do not leave a listener nobody will close.
+          srv.close();
+          reject(new YkcError('YKC_CLOSED', 'the server was closed while it was starting to listen', { host, port }));
+          return;
+        }
         srv.on('error', (err) => this.problem(new YkcError('YKC_LISTEN', `listener error: ${err.message}`)));
         this.netServer = srv;
         const addr = srv.address() as net.AddressInfo;

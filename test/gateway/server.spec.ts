@@ -66,6 +66,17 @@ describe('gateway: YkcServer over real TCP', function () {
     should(server.piles()[0].version).equal('1.5');
   });
 
+  it('close() during listen() leaves no listening socket behind', async () => {
+    server = new YkcServer({ autoTimeSync: false });
+    const listening = server.listen(0, '127.0.0.1');
+    await server.close();
+    await listening.then(
+      () => should.fail(null, null, 'listen should fail'),
+      (e) => should(e.code).equal('YKC_CLOSED'),
+    );
+    should(server.address()).be.null();
+  });
+
   it('answers heartbeats with the same sequence bytes and gun', async () => {
     await start();
     const p = await loggedIn();

@@ -3,8 +3,11 @@
  * Started by bench/gateway.ts over IPC: replies with the port, then answers stats requests.
  */
 import { YkcServer } from '../src/gateway';
+import { DEMO_TARIFF } from '../src/cli/serve';
 
 const gw = new YkcServer({ autoTimeSync: false, recordConfirm: 'at-once', maxConnections: 50_000, loginTimeoutMs: 120_000 });
+// Virtual piles need a billing model before they charge.
+gw.setTariff(null, DEMO_TARIFF);
 let frames = 0;
 gw.on('frame', () => frames++);
 

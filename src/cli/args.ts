@@ -1,4 +1,8 @@
-/** Minimal "--name value" / "--flag" parsing for the CLI (no dependency). */
+/** Command-line helpers shared by the ykc commands: flag parsing, JSON errors, stdin lines (no dependency). */
+import * as readline from 'readline';
+import { isYkcError } from '../protocol';
+import { CliIo } from './io';
+
 export interface ParsedArgs {
   flags: Record<string, string | true>;
   positional: string[];
@@ -25,4 +29,52 @@ export function intFlag(flags: ParsedArgs['flags'], name: string, dflt: number, 
   const n = Number(v);
   if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer from ${min} to ${max}, got ${String(v)}`);
   return n;
+}
+
+/** A failure as the JSON the CLI prints: {code, message, …details}. */
+export function errorJson(e: unknown, extra: Record<string, unknown> = {}): string {
+  const base = isYkcError(e) ? e.toJSON() : { code: 'YKC_INPUT', message: e instanceof Error ? e.message : String(e) };
+  return JSON.stringify({ ...base, ...extra });
+}
+
+
+/** Splits known flags from the rest; an unknown flag is an error (exit 2). */
+export function splitFlags(args: string[], known: Record<string, (o: Record<string, boolean>) => void>): { flags: Record<string, boolean>; rest: string[]; unknown?: string } {
+  const flags: Record<string, boolean> = {};
+  const rest: string[] = [];
+  for (const a of args) {
+    if (a === '-h' || a === '--help') flags.help = true;
+    else if (a.startsWith('--')) {
+      const set = known[a];
+      if (!set) return { flags, rest, unknown: a };
+      set(flags);
+    } else rest.push(a);
+  }
+  return { flags, rest };
+}
+
+/** Calls fn for each non-blank, non-comment line of stdin; resolves when stdin ends. */
+export async function eachLine(io: CliIo, fn: (line: string, lineNo: number) => void): Promise<void> {
+  const rl = readline.createInterface({ input: io.stdin, crlfDelay: Infinity });
+  let n = 0;
+  for await (const raw of rl) {
+    n++;
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    fn(line, n);
+  }
+}
+
+/** `--help` prints the usage (exit 0); an unknown option or no frame is a usage error (exit 2); otherwise null. */
+export function helpOrUsageError(io: CliIo, usage: string, flags: Record<string, boolean>, rest: string[], unknown: string | undefined): number | null {
+  if (flags.help) {
+    io.out(usage);
+    return 0;
+  }
+  if (unknown !== undefined || rest.length === 0) {
+    io.err(errorJson(new Error(unknown !== undefined ? `unknown option ${unknown}` : 'no frame given')));
+    io.err(usage);
+    return 2;
+  }
+  return null;
 }

@@ -6,7 +6,7 @@
  * input back.
  */
 import { encodeFrame, FrameInput, YkcError } from '../protocol';
-import { errorJson, eachLine, splitFlags } from './decode';
+import { eachLine, errorJson, helpOrUsageError, splitFlags } from './args';
 import { CliIo } from './io';
 
 const USAGE = `usage: ykc encode [--spaced] '<json>'|-
@@ -25,15 +25,8 @@ function parse(text: string): unknown {
 
 export async function run(args: string[], io: CliIo): Promise<number> {
   const { flags, rest, unknown } = splitFlags(args, { '--spaced': (f) => (f.spaced = true) });
-  if (flags.help) {
-    io.out(USAGE);
-    return 0;
-  }
-  if (unknown !== undefined || rest.length === 0) {
-    io.err(errorJson(new Error(unknown !== undefined ? `unknown option ${unknown}` : 'no frame given')));
-    io.err(USAGE);
-    return 2;
-  }
+  const early = helpOrUsageError(io, USAGE, flags, rest, unknown);
+  if (early !== null) return early;
   const hex = (f: unknown): string => {
     const s = encodeFrame(f as FrameInput).toString('hex').toUpperCase();
     return flags.spaced ? s.replace(/(..)(?!$)/g, '$1 ') : s;

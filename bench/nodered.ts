@@ -24,19 +24,9 @@ import {
   ask, closeChild, cpuPercent, flag, forkRole, HEARTBEAT_MS, LoadPile, LoadStats, loopMonitor, machine, mb, pileNo, procStats, ProcStats, ramp, REALTIME_MS, serve, sleep, stallRecorder, summarize,
   topOfProfile,
 } from './nodered-load';
+import { REPO_ROOT } from '../test/support/repo';
 
 const ROLE = flag('role', 'main');
-
-/** The repository (for the nodes' html and locales): found upwards from here, else the working directory. */
-function repoRoot(): string {
-  let dir = __dirname;
-  for (let i = 0; i < 6; i++) {
-    const pkg = path.join(dir, 'package.json');
-    if (fs.existsSync(pkg) && JSON.parse(fs.readFileSync(pkg, 'utf8')).name === '@openykc/node-red-ykc') return dir;
-    dir = path.dirname(dir);
-  }
-  return process.cwd();
-}
 
 // ---- the Node-RED process ----------------------------------------------------------------------
 
@@ -50,7 +40,7 @@ interface Counter {
  * (wherever this bench was compiled to) next to the editor html and locales Node-RED expects.
  */
 function nodesDir(userDir: string): string {
-  const root = repoRoot();
+  const root = REPO_ROOT;
   const dir = path.join(userDir, 'nodes');
   fs.mkdirSync(dir, { recursive: true });
   for (const name of ['ykc-server', 'ykc-in']) {

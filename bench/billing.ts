@@ -6,7 +6,8 @@
  *   npx tsc -p tsconfig.json && node dist/bench/billing.js [--ms 1000]
  */
 import { decodeFrame } from '../src/protocol';
-import { amountUnits, auditRecord, billLevels, MeterSample, splitMeterCurve, Tariff, toEpochMs } from '../src/billing';
+import { amountUnits, auditRecord, billLevels, MeterSample, splitMeterCurve, toEpochMs } from '../src/billing';
+import { lambdaTariff } from '../test/billing/helpers';
 
 const REAL_3B =
   '68A28001003B18220000000155021673797553635328182200000001550208CF1C16170A19D0841517170A19400D0300000000000000000000000000400D0300000000000000000000000000400D0300000000000000000000000000A85B01007375000000000000876800000A000000007D75000000737500000000000087680000000000000000000000000000000000000001D0841517170A19450000000000000000A5B3';
@@ -27,19 +28,7 @@ function rate(fn: () => void, ms: number, batch = 1000): number {
 
 export function runBillingBench(ms: number, print: (line: string) => void = () => {}): Record<string, number> {
   const fmt = (x: number): string => Math.round(x).toLocaleString('en-US').padStart(12);
-  const tariff = Tariff.fromInput({
-    modelCode: '0062',
-    levels: [
-      { elec: 1.2, service: 0.8 },
-      { elec: 1.2, service: 0.8 },
-      { elec: 1.2, service: 0.8 },
-      { elec: 0.5, service: 0.39 },
-    ],
-    periods: [
-      { from: '08:00', to: '22:00', level: 'flat' },
-      { from: '22:00', to: '08:00', level: 'valley' },
-    ],
-  });
+  const tariff = lambdaTariff();
   let sink = 0;
   let p = 89000;
   const figures: Record<string, number> = {};

@@ -141,19 +141,8 @@ export function billLevels(tariff: Tariff, energies: readonly number[], opts: Bi
 export interface BillNumbers {
   modelCode: string;
   lossRatio: number;
-  levels: Array<{
-    level: LevelCode;
-    name: string;
-    zh: string;
-    elecPrice: number;
-    servicePrice: number;
-    unitPrice: number;
-    energy: number;
-    lossEnergy: number;
-    amount: number;
-    elecFee: number;
-    serviceFee: number;
-  }>;
+  /** The same fields as LevelBill, in real units instead of wire units. */
+  levels: LevelBill[];
   totalEnergy: number;
   totalLossEnergy: number;
   totalAmount: number;

@@ -4,23 +4,7 @@ import { Tariff } from '../../src/billing/tariff';
 import { billSession, MeterSample, toEpochMs } from '../../src/billing/compute';
 import { auditRecord, AuditResult, billRecord, recordUnits } from '../../src/billing/audit';
 import { loadVectors } from '../support/repo';
-import { rng, sampleTariffBody } from './helpers';
-
-function lambdaTariff(): Tariff {
-  return Tariff.fromInput({
-    modelCode: '0062',
-    levels: [
-      { elec: 1.2, service: 0.8 },
-      { elec: 1.2, service: 0.8 },
-      { elec: 1.2, service: 0.8 },
-      { elec: 0.5, service: 0.39 },
-    ],
-    periods: [
-      { from: '08:00', to: '22:00', level: 'flat' },
-      { from: '22:00', to: '08:00', level: 'valley' },
-    ],
-  });
-}
+import { lambdaTariff, rng, sampleTariffBody } from './helpers';
 
 function vectorBody(type: string, kind: string): Record<string, unknown> {
   const v = loadVectors().find((x) => x.type === type && x.kind === kind);

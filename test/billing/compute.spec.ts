@@ -6,7 +6,7 @@ import {
   splitMeterCurve, toEpochMs,
 } from '../../src/billing/compute';
 import { loadVectors } from '../support/repo';
-import { rng, sampleTariffBody } from './helpers';
+import { lambdaTariff, rng, sampleTariffBody } from './helpers';
 
 // ---- an independent reference: decimal strings in, decimal strings out -----------------------
 
@@ -28,23 +28,6 @@ function randDec(r: () => number, maxInt: number, d: number): string {
   const i = Math.floor(r() * (maxInt + 1));
   const f = Math.floor(r() * 10 ** d).toString().padStart(d, '0');
   return `${i}.${f}`;
-}
-
-/** The real lambda record's tariff: sharp/peak/flat 2.00000, valley 0.89000 (split 0.50000 + 0.39000), valley 22:00–08:00. */
-function lambdaTariff(): Tariff {
-  return Tariff.fromInput({
-    modelCode: '0062',
-    levels: [
-      { elec: 1.2, service: 0.8 },
-      { elec: 1.2, service: 0.8 },
-      { elec: 1.2, service: 0.8 },
-      { elec: 0.5, service: 0.39 },
-    ],
-    periods: [
-      { from: '08:00', to: '22:00', level: 'flat' },
-      { from: '22:00', to: '08:00', level: 'valley' },
-    ],
-  });
 }
 
 function realRecord(): Record<string, unknown> {

@@ -1,5 +1,5 @@
 /** Shared test helpers for the billing specs. */
-import { TariffBody } from '../../src/billing/tariff';
+import { Tariff, TariffBody } from '../../src/billing/tariff';
 
 /** Small deterministic PRNG (mulberry32) so failures can be reproduced from the seed. */
 export function rng(seed: number): () => number {
@@ -34,4 +34,21 @@ export function sampleTariffBody(): TariffBody {
     lossRatio: 0,
     slots,
   };
+}
+
+/** The real lambda record's tariff: sharp/peak/flat 2.00000, valley 0.89000 (split 0.50000 + 0.39000), valley 22:00–08:00. */
+export function lambdaTariff(): Tariff {
+  return Tariff.fromInput({
+    modelCode: '0062',
+    levels: [
+      { elec: 1.2, service: 0.8 },
+      { elec: 1.2, service: 0.8 },
+      { elec: 1.2, service: 0.8 },
+      { elec: 0.5, service: 0.39 },
+    ],
+    periods: [
+      { from: '08:00', to: '22:00', level: 'flat' },
+      { from: '22:00', to: '08:00', level: 'valley' },
+    ],
+  });
 }

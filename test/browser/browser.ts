@@ -7,7 +7,7 @@ import * as os from 'os';
 import * as path from 'path';
 import type { Browser } from 'playwright-core';
 import { REPO_ROOT } from '../support/repo';
-import { freePort } from './nodered';
+import { freePort } from '../support/ports';
 
 /** Debian's chromium (apt-get install chromium), or CHROMIUM_PATH. */
 export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';

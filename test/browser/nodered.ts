@@ -3,10 +3,10 @@
  * 127.0.0.1 and a free port, the pack installed (a link to a package directory, or an unpacked
  * tarball), the given flows, and a stop() that waits for the process to exit.
  */
+import { freePort } from '../support/ports';
 import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as http from 'http';
-import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { REPO_ROOT } from '../support/repo';
@@ -33,17 +33,6 @@ export interface StartOptions {
   settings?: Record<string, unknown>;
   env?: NodeJS.ProcessEnv;
   startTimeoutMs?: number;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export function httpGet(url: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string; headers: http.IncomingHttpHeaders }> {

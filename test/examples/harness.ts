@@ -10,6 +10,7 @@
  *
  * Everything else (functions, switches, wiring, ykc node settings) runs exactly as shipped.
  */
+import { freePort } from '../support/ports';
 import * as fs from 'fs';
 import * as http from 'http';
 import * as net from 'net';
@@ -74,18 +75,6 @@ export const EXAMPLES_DIR = path.join(REPO_ROOT, 'examples');
 
 export function readExample(name: string): FlowNode[] {
   return JSON.parse(fs.readFileSync(path.join(EXAMPLES_DIR, name), 'utf8'));
-}
-
-/** A TCP port free right now on 127.0.0.1 (for configs that must name their port before deploy). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function moduleFor(type: string): NodeModule | null {

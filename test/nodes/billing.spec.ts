@@ -12,6 +12,7 @@ import { decodeFrame } from '../../src/protocol';
 import { Tariff } from '../../src/billing';
 import type { YkcServerNode } from '../../nodes/shared/server-node';
 import { loadVectors, REPO_ROOT } from '../support/repo';
+import { checkEditorConventions } from '../support/editor';
 import { operationFixtures } from '../protocol/hand/operations';
 import { handFrame } from '../protocol/hand/support';
 
@@ -320,12 +321,6 @@ function editorChecks(type: string, read: (rel: string) => string): void {
   });
 
   it(`${type}: the editor registers the type literally, in the ykc category with the pack colour and its icon`, () => {
-    const html = read(`nodes/${type}.html`);
-    html.should.containEql(`RED.nodes.registerType('${type}', {`);
-    html.should.containEql("category: 'ykc'");
-    html.should.containEql("color: '#8FD1A8'");
-    html.should.containEql(`icon: '${type}.svg'`);
-    fs.existsSync(path.join(REPO_ROOT, 'icons', `${type}.svg`)).should.be.true();
-    html.should.containEql(`data-template-name="${type}"`);
+    checkEditorConventions(type);
   });
 }

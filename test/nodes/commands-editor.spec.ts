@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import should from 'should';
 import { REPO_ROOT } from '../support/repo';
+import { checkEditorConventions } from '../support/editor';
 
 const TYPES = ['ykc-start', 'ykc-stop', 'ykc-tariff', 'ykc-time-sync', 'ykc-reboot', 'ykc-ota', 'ykc-command'];
 const read = (rel: string) => fs.readFileSync(path.join(REPO_ROOT, rel), 'utf8');
@@ -59,12 +60,7 @@ describe('command nodes: editor files, catalogues, help', function () {
       });
 
       it('the editor registers the type literally, in the ykc category, pack colour, its icon, outputs as the runtime', function () {
-        html.should.containEql(`RED.nodes.registerType('${type}', {`);
-        html.should.containEql("category: 'ykc'");
-        html.should.containEql("color: '#8FD1A8'");
-        html.should.containEql(`icon: '${type}.svg'`);
-        fs.existsSync(path.join(REPO_ROOT, 'icons', `${type}.svg`)).should.be.true();
-        html.should.containEql(`data-template-name="${type}"`);
+        checkEditorConventions(type);
         const runtimeOutputs = Number(/outputs: (\d)/.exec(ts)![1]);
         html.should.containEql(`outputs: ${runtimeOutputs},`);
         html.should.containEql("server: { value: '', type: 'ykc-server', required: true }");

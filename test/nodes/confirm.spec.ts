@@ -14,6 +14,7 @@ import type { YkcServerNode } from '../../nodes/shared/server-node';
 import { ScriptedPile } from '../support/pile-client';
 import { rawFrame } from '../support/raw';
 import { loadVectors, REPO_ROOT } from '../support/repo';
+import { checkEditorConventions } from '../support/editor';
 import { Collector, loginFrame } from './commands-harness';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -315,13 +316,7 @@ describe('nodes: ykc-confirm', function () {
     });
 
     it('the editor registers the type literally, in the ykc category with the pack colour and its icon', () => {
-      const html = read('nodes/ykc-confirm.html');
-      html.should.containEql("RED.nodes.registerType('ykc-confirm', {");
-      html.should.containEql("category: 'ykc'");
-      html.should.containEql("color: '#8FD1A8'");
-      html.should.containEql("icon: 'ykc-confirm.svg'");
-      fs.existsSync(path.join(REPO_ROOT, 'icons', 'ykc-confirm.svg')).should.be.true();
-      html.should.containEql('data-template-name="ykc-confirm"');
+      checkEditorConventions('ykc-confirm');
     });
   });
 });

@@ -7,6 +7,7 @@ import type { SinonSpy } from 'sinon';
 import { ALL_FRAMES } from '../../src/protocol';
 import { rawFrame, hexOf } from '../support/raw';
 import { REPO_ROOT } from '../support/repo';
+import { checkEditorConventions } from '../support/editor';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const encodeNode = require('../../nodes/ykc-encode');
@@ -211,13 +212,7 @@ describe('ykc-encode node', function () {
       });
 
       it(`${type}: the editor registers the type literally, in the ykc category with the pack colour and its icon`, function () {
-        const html = read(`nodes/${type}.html`);
-        html.should.containEql(`RED.nodes.registerType('${type}', {`);
-        html.should.containEql("category: 'ykc'");
-        html.should.containEql("color: '#8FD1A8'");
-        html.should.containEql(`icon: '${type}.svg'`);
-        fs.existsSync(path.join(REPO_ROOT, 'icons', `${type}.svg`)).should.be.true();
-        html.should.containEql(`data-template-name="${type}"`);
+        checkEditorConventions(type);
       });
     }
 

@@ -13,6 +13,7 @@ import type { Node } from 'node-red';
 import { FrameEvent, RecordEvent, YkcServer } from '../../src/gateway';
 import type { YkcServerNode } from '../../nodes/shared/server-node';
 import { REPO_ROOT } from '../support/repo';
+import { checkEditorConventions } from '../support/editor';
 import { FlowNode, helper, Inbox, loadExample, Msg } from '../examples/harness';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
@@ -545,12 +546,7 @@ describe('nodes: ykc-pile (virtual pile)', function () {
     });
 
     it('the editor registers the type literally: ykc category, pack colour, its icon, 2 outputs, optional server, a default for every input', function () {
-      const html = read('nodes/ykc-pile.html');
-      html.should.containEql("RED.nodes.registerType('ykc-pile', {");
-      html.should.containEql("category: 'ykc'");
-      html.should.containEql("color: '#8FD1A8'");
-      html.should.containEql("icon: 'ykc-pile.svg'");
-      fs.existsSync(path.join(REPO_ROOT, 'icons', 'ykc-pile.svg')).should.be.true();
+      const html = checkEditorConventions('ykc-pile');
       html.should.containEql('outputs: 2,');
       html.should.containEql("server: { value: '', type: 'ykc-server', required: false }");
       const defaults = new Set([...html.matchAll(/^\s{12}(\w+): \{/gm)].map((m) => m[1]));

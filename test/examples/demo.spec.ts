@@ -7,13 +7,31 @@
  * Changes for speed only: the piles' clock runs 20× (realtime frames every 0.75 s instead of 15 s),
  * the 10-second tick is fired by the test, and the schedule's plan is made due by setting its
  * times in flow context (the state the schedule itself keeps).
+ *
+ * A foreign pile (a raw TCP client with frames made by hand, not a ykc-pile node) logs in to the
+ * demo's gateway as a real pile would once the gateway listens on 0.0.0.0: it must never receive a
+ * remote start (0x34) or stop (0x36) from the demo.
  */
 import should from 'should';
 import sqlite3 from 'sqlite3';
 import { Loaded, loadExample, Msg, readExample } from './harness';
+import { ScriptedPile } from '../support/pile-client';
+import { rawFrame } from '../support/raw';
 
 const PILES = ['32010200000001', '32010200000002', '32010200000003'];
 const GUNS = ['32010200000001/1', '32010200000001/2', '32010200000002/1', '32010200000003/1'];
+const FOREIGN = '32019900000009';
+
+/** 0x01 login (PROTOCOL.md 5.1): DC, 2 guns, v1.5 (0x0F), firmware "REALPILE", LAN, no SIM, carrier "other". */
+const foreignLogin = () => rawFrame(0x01, FOREIGN + '00020F' + Buffer.from('REALPILE', 'ascii').toString('hex') + '01' + '00'.repeat(10) + '04', '0100');
+/** 0x13 realtime (PROTOCOL.md 5.6), 60 bytes: state 3 charging or 2 idle, plugged in. */
+function foreignRealtime(gun: number, charging: boolean, seq: string): Buffer {
+  const trade = charging ? FOREIGN + '0' + gun + '2612041200000001' : '00'.repeat(16);
+  const body =
+    trade + FOREIGN + '0' + gun + (charging ? '03' : '02') + '00' + '01' +
+    (charging ? 'D80E' + '2C01' : '00000000') + '3C' + '00'.repeat(8) + '32' + '3C' + '0500' + '1E00' + '10270000' + '00000000' + '20400000' + '0000';
+  return rawFrame(0x13, body, seq);
+}
 
 type Row = { pile: string; gun: number; online: boolean; state: string; powerKw: number };
 
@@ -115,5 +133,48 @@ describe('example demo.json (npm start)', function () {
     // The car leaves on the next tick.
     ex.trigger('demo.tick');
     await table([key], (r) => r.state === 'idle-unplugged', 'car unplugged');
+  });
+
+  it('commands only its own piles (DEMO_PILES): a foreign pile on the same gateway never gets a start (0x34) or stop (0x36)', async () => {
+    should(readExample('demo.json').find((n) => n.type === 'tab')!.env).containDeep([{ name: 'DEMO_PILES', value: PILES.join(',') }]);
+    const foreign = await ScriptedPile.connect(ex.ykcPort);
+    try {
+      foreign.write(foreignLogin());
+      should((await foreign.next(0x02, () => true, 10_000)).body.result).equal(0);
+      foreign.write(foreignRealtime(1, true, '0200'));
+      foreign.write(foreignRealtime(2, false, '0300'));
+      // The dashboard shows it (a real pile is visible) …
+      await table([`${FOREIGN}/1`, `${FOREIGN}/2`], (r) => r.online && (r.gun === 1 ? r.state === 'charging' : r.state === 'idle-plugged'), 'foreign pile in the table');
+
+      // … and the schedule's worst case for it: gun 1's session due to end, gun 2 plugged and waiting for a start.
+      // One of the demo's own guns is due to stop in the same tick, so the tick demonstrably commands.
+      const own = '32010200000001/1';
+      await table([own], (r) => r.state === 'charging', 'own gun charging');
+      const plan = flowContext().get('plan');
+      plan[`${FOREIGN}/1`] = { phase: 'charging', until: 0 };
+      plan[`${FOREIGN}/2`] = { phase: 'arriving', at: Date.now() };
+      plan[own] = { phase: 'charging', until: 0 };
+      flowContext().set('plan', plan);
+      ex.trigger('demo.tick');
+      const result = ex.inbox('demo.ui.result');
+      await result.wait((m) => /停机 stop 32010200000001 \/ 1: ✔/.test(m.payload), 10_000, 'own gun stopped');
+      ex.trigger('demo.tick');
+
+      // The dashboard's buttons with the foreign gun picked (a list edited to offer it) do nothing either.
+      ex.press('demo.ui.gun', { topic: 'gun', payload: `${FOREIGN}/2` });
+      ex.press('demo.ui.start', { topic: 'start', payload: 'start' });
+      ex.press('demo.ui.gun', { topic: 'gun', payload: `${FOREIGN}/1` });
+      ex.press('demo.ui.stop', { topic: 'stop', payload: 'stop' });
+
+      // A round trip on the foreign connection after all that: anything the demo sent it has arrived by now.
+      await new Promise((r) => setTimeout(r, 500));
+      foreign.write(rawFrame(0x03, FOREIGN + '0100', '0400'));
+      await foreign.next(0x04, () => true, 10_000);
+      const commands = foreign.raw.filter((f) => f[5] === 0x34 || f[5] === 0x36).map((f) => f.toString('hex'));
+      should(commands).eql([], 'the demo commanded a pile that is not its own');
+      should(result.msgs.map((m) => String(m.payload)).filter((t) => t.includes(FOREIGN))).eql([]);
+    } finally {
+      foreign.close();
+    }
   });
 });

@@ -53,8 +53,12 @@ function render(protocol) {
   out.push('- Scaled numbers are exactly the wire integer × 10^-n (+ offset), in the unit shown.');
   out.push('- An enumeration `x` also gives `xName` (readable English); the fault bitmap `hardwareFault` also');
   out.push('  gives the list `hardwareFaults`. Reserved parts appear only when a pile sets them.');
-  out.push('- **CP56Time2a** times decode to `"YYYY-MM-DD HH:mm:ss[.SSS]"` (China time), all-zero to `null`,');
-  out.push('  anything with flags or out-of-range parts to `"cp56:" + 14 hex digits` (re-encoded verbatim).');
+  out.push('- **CP56Time2a** times decode to `"YYYY-MM-DD HH:mm:ss[.SSS]"` (China time), all-zero to `null`.');
+  out.push('  The day of week a pile may set (byte 4 bits 5–7, e.g. JCPP firmware) comes beside the time as');
+  out.push('  `<field>Weekday` (1–7), the summer-time bit as `<field>SummerTime: true`, each only when set, so');
+  out.push('  re-encoding gives the same bytes (`startTime: "2023-12-13 17:04:14", startTimeWeekday: 3`).');
+  out.push('  The IV (invalid) flag, reserved bits and impossible dates stay `"cp56:" + 14 hex digits`');
+  out.push('  (re-encoded verbatim). Encoding also accepts the older `"… SU"` suffix.');
   out.push('- Bytes beyond a fixed layout are kept as `extra` (hex); unknown types and encrypted bodies as `raw`.');
   out.push('');
   out.push('| Type | Name | 中文 | English | Direction | Reply | Body bytes |');

@@ -3,10 +3,15 @@
  *
  * Decoded form, chosen so flows can read it and every byte pattern still round-trips:
  *   - all seven bytes zero → null (records of failed starts carry no time);
- *   - a plain valid time   → "YYYY-MM-DD HH:mm:ss" (".SSS" appended when milliseconds are set);
- *   - the same with the summer-time bit set (real piles set it) → "… SU";
- *   - anything else (invalid flag, day of week, reserved bits, out-of-range parts) → "cp56:" +
- *     the 14 hex digits, re-encoded verbatim.
+ *   - a valid time → "YYYY-MM-DD HH:mm:ss" (".SSS" appended when milliseconds are set), always
+ *     just the time, so billing, SQLite and flows can read it as one;
+ *   - the two flags a pile may set on a valid time sit next to it, present only when set, so
+ *     re-encoding gives the same bytes: the day of week (byte 4 bits 5–7, JCPP and other real
+ *     firmware fill it) as `<field>Weekday` 1–7, the summer-time bit (byte 3 bit 7) as
+ *     `<field>SummerTime: true`. The weekday is kept as sent, not checked against the date.
+ *   - anything else (IV "invalid" flag, reserved bits, out-of-range parts such as 30 February)
+ *     → "cp56:" + the 14 hex digits, re-encoded verbatim.
+ * Encoding still accepts the older "… SU" suffix for the summer-time bit.
  */
 import { Field, FieldDoc, fieldError, hexSlice } from './fields';
 
@@ -97,28 +102,49 @@ export function decodeCp56(b: Buffer, o: number): string | null {
   const hi = b[o + 1];
   const minute = b[o + 2];
   const hourByte = b[o + 3];
-  const day = b[o + 4];
+  const dayByte = b[o + 4];
   const month = b[o + 5];
   const yy = b[o + 6];
-  if ((lo | hi | minute | hourByte | day | month | yy) === 0) return null;
+  if ((lo | hi | minute | hourByte | dayByte | month | yy) === 0) return null;
   const msAll = lo | (hi << 8);
-  const su = hourByte & 0x80;
   const hour = hourByte & 0x7f;
-  // Any other flag, reserved bit or out-of-range part (IV, day of week, 30 February…): keep the raw
-  // bytes rather than guess. The flag and reserved bits all push their byte out of range.
+  const day = dayByte & 0x1f;
+  // Any other flag, reserved bit or out-of-range part (IV, 30 February…): keep the raw bytes rather
+  // than guess. The IV and reserved bits all push their byte out of range.
   if (minute > 59 || hour > 23 || month < 1 || month > 12 || day < 1 || yy > 127 || msAll > 59_999 || day > daysIn(2000 + yy, month)) {
     return 'cp56:' + hexSlice(b, o, 7);
   }
   const ms = msAll % 1000;
   const base = `${2000 + yy}-${PAD2[month]}-${PAD2[day]} ${PAD2[hour]}:${PAD2[minute]}:${PAD2[(msAll - ms) / 1000]}`;
-  const t = ms ? `${base}.${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}` : base;
-  return su ? t + SU_SUFFIX : t;
+  return ms ? `${base}.${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}` : base;
 }
 
-/** Marks a time whose summer-time bit (hour byte, bit 7) is set. */
+/** Property names of a CP56 field's flags, next to the time (e.g. startTimeWeekday). */
+export const weekdayKey = (name: string): string => name + 'Weekday';
+export const summerTimeKey = (name: string): string => name + 'SummerTime';
+
+/**
+ * Adds the day of week and the summer-time flag of the time at b[o…] to `out`, when decodeCp56
+ * read it as a time and the pile set them (a "cp56:" value already holds every bit).
+ */
+export function decodeCp56Flags(b: Buffer, o: number, out: Record<string, unknown>, name: string): void {
+  const weekday = b[o + 4] >>> 5;
+  const su = b[o + 3] & 0x80;
+  if ((weekday | su) === 0) return;
+  const t = out[name];
+  if (typeof t !== 'string' || t.startsWith('cp56:')) return;
+  if (weekday) out[weekdayKey(name)] = weekday;
+  if (su) out[summerTimeKey(name)] = true;
+}
+
+/** The older decoded form of the summer-time bit ("… SU"), still accepted when encoding. */
 const SU_SUFFIX = ' SU';
 
-export function encodeCp56(b: Buffer, o: number, v: unknown, ctx: string, name: string): void {
+/**
+ * Writes the time `v` at b[o…]. `flags` is the body holding `<name>Weekday` / `<name>SummerTime`
+ * (they apply to a time, not to a verbatim "cp56:" value, which holds its own bits).
+ */
+export function encodeCp56(b: Buffer, o: number, v: unknown, ctx: string, name: string, flags?: Record<string, unknown>): void {
   if (v === null || v === undefined) {
     b.fill(0, o, o + 7);
     return;
@@ -129,15 +155,29 @@ export function encodeCp56(b: Buffer, o: number, v: unknown, ctx: string, name: 
     Buffer.from(h, 'hex').copy(b, o);
     return;
   }
-  const su = typeof v === 'string' && v.endsWith(SU_SUFFIX);
-  const t = parseWallTime(su ? (v as string).slice(0, -SU_SUFFIX.length) : v);
+  const suffixed = typeof v === 'string' && v.endsWith(SU_SUFFIX);
+  const t = parseWallTime(suffixed ? (v as string).slice(0, -SU_SUFFIX.length) : v);
   if (!t) throw fieldError(ctx, name, v, 'must be a time "YYYY-MM-DD HH:mm:ss" (China time), an ISO time with zone, a Date or epoch ms, years 2000–2127');
+  let weekday = 0;
+  let su = suffixed;
+  if (flags) {
+    const w = flags[weekdayKey(name)];
+    if (w !== undefined && w !== null) {
+      if (typeof w !== 'number' || !Number.isInteger(w) || w < 0 || w > 7) throw fieldError(ctx, weekdayKey(name), w, 'must be a day of week 1–7 (0 or absent: not sent)');
+      weekday = w;
+    }
+    const s = flags[summerTimeKey(name)];
+    if (s !== undefined && s !== null) {
+      if (typeof s !== 'boolean') throw fieldError(ctx, summerTimeKey(name), s, 'must be true or false');
+      su ||= s;
+    }
+  }
   const ms = t.second * 1000 + t.ms;
   b[o] = ms & 0xff;
   b[o + 1] = ms >>> 8;
   b[o + 2] = t.minute;
   b[o + 3] = su ? t.hour | 0x80 : t.hour;
-  b[o + 4] = t.day;
+  b[o + 4] = t.day | (weekday << 5);
   b[o + 5] = t.month;
   b[o + 6] = t.year - 2000;
 }
@@ -150,11 +190,14 @@ export function cp56(name: string, doc: Partial<FieldDoc> = {}): Field {
     decode(b, o, out) {
       out[name] = decodeCp56(b, o);
     },
+    decodeAfter(b, o, out) {
+      decodeCp56Flags(b, o, out, name);
+    },
     gen(b, at, scope) {
       return { props: [[name, `${scope.ref(decodeCp56)}(${b},${at(0)})`]] };
     },
     encode(b, o, body, ctx) {
-      encodeCp56(b, o, body[name], ctx, name);
+      encodeCp56(b, o, body[name], ctx, name, body);
     },
   };
 }

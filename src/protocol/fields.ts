@@ -20,6 +20,11 @@ export interface Field {
   width: number;
   doc: FieldDoc;
   decode(b: Buffer, o: number, out: Body): void;
+  /**
+   * Optional: properties present only sometimes (a time's weekday flag), written after every
+   * field's decode(), as the compiled decoder writes them in its `post` statements.
+   */
+  decodeAfter?(b: Buffer, o: number, out: Body): void;
   /** Writes the field; `ctx` names the frame for error messages. */
   encode(b: Buffer, o: number, body: Body, ctx: string): void;
   /**

@@ -84,6 +84,7 @@ function interpreter(fields: readonly Field[], offsets: readonly number[], varia
   return (b, start) => {
     const out: Body = {};
     for (let i = 0; i < fields.length; i++) fields[i].decode(b, start + offsets[i], out);
+    for (let i = 0; i < fields.length; i++) fields[i].decodeAfter?.(b, start + offsets[i], out);
     if (variant !== undefined) out.variant = variant;
     return out;
   };
@@ -114,9 +115,11 @@ export function compileDecoder(fields: readonly Field[], offsets: readonly numbe
   };
   let pre = '';
   let post = '';
+  let after = '';
   const props: string[] = [];
   fields.forEach((f, i) => {
     const at = (k: number): string => `s+${offsets[i] + k}`;
+    if (f.decodeAfter) after += `${scope.ref(f)}.decodeAfter(b,${at(0)},out);`;
     if (!f.gen) {
       post += `${scope.ref(f)}.decode(b,${at(0)},out);`;
       return;
@@ -127,7 +130,7 @@ export function compileDecoder(fields: readonly Field[], offsets: readonly numbe
     post += g.post ?? '';
   });
   if (variant !== undefined) props.push(`"variant":${JSON.stringify(variant)}`);
-  const source = `"use strict";return function decodeBody(b,s){${pre}const out={${props.join(',')}};${post}return out;};`;
+  const source = `"use strict";return function decodeBody(b,s){${pre}const out={${props.join(',')}};${post}${after}return out;};`;
   try {
     return new Function(...ids, source)(...refs) as BodyDecoder;
   } catch {

@@ -54,7 +54,7 @@ describe('billing/audit', () => {
     auditRecord(vectorBody('0x3B', 'captured (test input)'), lambdaTariff().toBody('18220000000155') as unknown as Record<string, unknown>).ok.should.be.true();
   });
 
-  it('catches the JCPP simulated record\'s 0.14 yuan (0.9 × 0.165 kWh is 0.1485) and its missing meter and times', () => {
+  it('catches the JCPP simulated record\'s 0.14 yuan (0.9 × 0.165 kWh is 0.1485) and its missing meter; its times (weekday bits set) are read', () => {
     const t = Tariff.fromInput({
       modelCode: 1,
       levels: [{ elec: 1, service: 0.5 }, { elec: 1, service: 0.3 }, { elec: 1, service: 0.1 }, { elec: 0.6, service: 0.3 }],
@@ -66,7 +66,8 @@ describe('billing/audit', () => {
       { field: 'valleyAmount', pile: 0.14, computed: 0.1485 },
       { field: 'totalAmount', pile: 0.14, computed: 0.1485 },
     ]);
-    a.inconsistencies.map((i) => [i.check, i.severity]).should.eql([['meterMissing', 'warning'], ['timeMissing', 'warning']]);
+    // The times carry the day of week (PROTOCOL.md §3.2): read as times, not timeMissing.
+    a.inconsistencies.map((i) => [i.check, i.severity]).should.eql([['meterMissing', 'warning']]);
   });
 
   it('audits a 1.7 (0x3D) record: the JCPP vector with no energy is consistent', () => {

@@ -299,6 +299,34 @@ export const operationFixtures: HandFixture[] = [
     },
   },
   {
+    title: '0x3B record of a JCPP-style pile: weekday on all three times, summer-time bit on the transaction time',
+    type: 0x3b,
+    name: 'transactionRecord',
+    source: 'PROTOCOL.md §3.2 (byte 4 bits 5–7: 2025-10-10 is a Friday, 5 → day byte 0x0A|0xA0), §5.3 0x3B',
+    body: [
+      TRADE,
+      PILE,
+      '01',
+      'E8 80 06 0B AA 0A 19', // start 2025-10-10 11:06:33, weekday 5
+      'DC 82 24 0C AA 0A 19', // end 2025-10-10 12:36:33.500, weekday 5
+      ...RECORD_LEVELS,
+      ...RECORD_TAIL('40 CB 5C 07 00', '2B FE 00 00', '2D F4 00 00').map((p) => (p === '40 9C 24 0C 0A 0A 19' ? '40 9C 24 8C AA 0A 19' : p)),
+    ],
+    expect: {
+      ...RECORD_HEAD_EXPECT,
+      ...RECORD_LEVELS_EXPECT,
+      ...RECORD_TAIL_EXPECT,
+      meterEnd: 12352.1856,
+      totalEnergy: 6.5067,
+      totalLossEnergy: 6.5067,
+      totalAmount: 6.2509,
+      startTimeWeekday: 5,
+      endTimeWeekday: 5,
+      tradeTimeWeekday: 5,
+      tradeTimeSummerTime: true,
+    },
+  },
+  {
     title: '0x3D 1.7 record: meter number, ciphertext, meter protocol and encryption after the end time',
     type: 0x3d,
     name: 'transactionRecordV17',

@@ -11,7 +11,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow, NodeStatus } from 'node-red';
 import { DecodedFrame, YkcError, YkcErrorCode } from '../src/protocol';
 import type { Tariff } from '../src/billing/tariff';
-import { CardOutcome, CarOptions, normCard, PileFaults, PileRecordEvent, PileSessionEvent, PileSnapshot, VirtualPile, VirtualPileOptions } from '../src/simulator';
+import { CardOutcome, CarOptions, normCard, PileFaults, PileOtaEvent, PileRecordEvent, PileSessionEvent, PileSnapshot, VirtualPile, VirtualPileOptions } from '../src/simulator';
 import { catalogueDescriber, ErrorThrottle, NodeError, toNodeError } from './shared/errors';
 import type { YkcServerNode } from './shared/server-node';
 
@@ -213,7 +213,7 @@ export = function (RED: NodeAPI): void {
       node.send([{ topic: `ykc-pile/${pileNo}/${direction}/${f.name}`, payload: body, ykc } as NodeMessage, null]);
     }
 
-    function eventOut(name: 'session' | 'record' | 'tariff', payload: Record<string, unknown>, extra: Record<string, unknown> = {}): void {
+    function eventOut(name: 'session' | 'record' | 'tariff' | 'ota', payload: Record<string, unknown>, extra: Record<string, unknown> = {}): void {
       const ykc: Record<string, unknown> = { pileNo, name };
       for (const [k, v] of Object.entries(extra)) if (v !== undefined) ykc[k] = v;
       if (typeof payload.tradeNo === 'string') ykc.tradeNo = payload.tradeNo;
@@ -233,6 +233,7 @@ export = function (RED: NodeAPI): void {
       p.on('session', (ev: PileSessionEvent) => eventOut('session', { ...ev }, { gunNo: ev.gunNo, event: ev.event }));
       // The body is the pile's own copy, kept for resends: a flow that edits msg.payload must not touch it.
       p.on('record', (ev: PileRecordEvent) => eventOut('record', { ...ev, body: RED.util.cloneMessage(ev.body) }, { gunNo: ev.body.gunNo, event: ev.event }));
+      p.on('ota', (ev: PileOtaEvent) => eventOut('ota', { ...ev }, { event: ev.status === 0 ? 'updated' : 'failed' }));
       p.on('tariff', (tariff: Tariff) => eventOut('tariff', tariff.toBody(pileNo) as unknown as Record<string, unknown>));
       p.on('state', (snap: PileSnapshot) => {
         if (snap.link === 'online') offlineReported = false;

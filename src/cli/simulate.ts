@@ -86,6 +86,8 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     return 2;
   }
   const quiet = !!flags.quiet;
+  // A remote update is rare and worth a line of its own: where it came from, what was fetched, the 0x93 status.
+  fleet.on('ota', (e) => io.out(JSON.stringify({ event: 'ota', ...e })));
   fleet.start();
   let lastFrames = 0;
   let lastAt = performance.now();

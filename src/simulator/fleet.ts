@@ -16,7 +16,7 @@
 import { EventEmitter } from 'events';
 import { YkcError } from '../protocol';
 import { Clock, ScaledClock, TimerSet } from './clock';
-import { PileFaults, PileStats, PileTiming, PileType, ProtocolVersion, PileRecordEvent, PileSessionEvent, VirtualPile } from './pile';
+import { PileFaults, PileOtaEvent, PileStats, PileTiming, PileType, ProtocolVersion, PileRecordEvent, PileSessionEvent, VirtualPile } from './pile';
 import { Random } from './random';
 
 export type Scenario = 'idle' | 'charge' | 'faults';
@@ -151,6 +151,7 @@ export class Fleet extends EventEmitter {
       p.setMaxListeners(p.gunCount + 10);
       p.on('session', (e: PileSessionEvent) => this.emit('session', { pileNo: p.pileNo, ...e }));
       p.on('record', (e: PileRecordEvent) => this.emit('record', { pileNo: p.pileNo, ...e }));
+      p.on('ota', (e: PileOtaEvent) => this.emit('ota', { pileNo: p.pileNo, ...e }));
     });
   }
 

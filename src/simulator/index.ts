@@ -7,3 +7,5 @@ export * from './car';
 export * from './link';
 export * from './pile';
 export * from './fleet';
+export * from './ftp';
+export * from './ota';

@@ -11,6 +11,7 @@ import * as net from 'net';
 import { Body, CrcOrder, DecodedFrame, YkcError, decodeFrame, encodeFrame, instantOf, parseWallTime, wallTimeOf } from '../protocol';
 import { Clock, ScaledClock, TimerSet } from './clock';
 import { OfflineCardStore, normCard } from './cards';
+import { downloadUpdate, OtaExpectation, OtaOutcome } from './ota';
 import { Car, CarOptions, bmsStatusBody, chargeEndBody, demandBody, energyToTarget, handshakeBody, makeCar, packVolts, paramsBody, socAfter } from './car';
 import { PileLink, WireFaults } from './link';
 import { Random } from './random';
@@ -109,10 +110,23 @@ export interface VirtualPileOptions {
   meterStart?: number;
   faults?: PileFaults;
   timing?: Partial<PileTiming>;
-  /** What a 0x94 download "does": 0 ok (then reboot), 2 firmware does not fit, 3 download timed out. */
+  /**
+   * A 0x94 is served by really downloading the file from the FTP server the frame names (see
+   * ota.ts). Set this to skip the download and answer as if it had ended so: 0 ok (then reboot),
+   * 2 firmware does not fit, 3 download timed out.
+   */
   otaResult?: 0 | 2 | 3;
-  /** Firmware string after a successful update. */
+  /** Firmware string after a successful update; default the file name without extension (≤ 8 characters). */
   otaFirmware?: string;
+  /** What the downloaded file must be (size, SHA-256, MD5); a mismatch answers status 2. */
+  otaExpect?: OtaExpectation;
+}
+
+/** A remote update's outcome, emitted as 'ota' once the pile has answered 0x93. */
+export interface PileOtaEvent extends OtaOutcome {
+  ftpHost: string;
+  ftpPath: string;
+  firmwareBefore: string;
 }
 
 export type LinkState = 'offline' | 'connecting' | 'login' | 'online' | 'rebooting' | 'closed';
@@ -1096,15 +1110,25 @@ export class VirtualPile extends EventEmitter {
 
   private onOta(f: DecodedFrame): void {
     const b = f.body;
-    let status = 0;
-    if (!this.mine(b)) status = 1;
-    else if (b.pileModel !== (this.pileType === 'DC' ? 1 : 2)) status = 2;
-    else status = this.opts.otaResult ?? 0;
-    this.reply(0x93, { pileNo: this.pileNo, status }, f.seq);
-    if (status !== 0) return;
-    if (this.opts.otaFirmware) this.firmware = this.opts.otaFirmware;
-    if (b.runWhen === 2 && this.guns.some((g) => g.session)) this.rebootWhenIdle = true;
-    else this.reboot();
+    if (!this.mine(b)) return this.reply(0x93, { pileNo: this.pileNo, status: 1 }, f.seq);
+    if (b.pileModel !== (this.pileType === 'DC' ? 1 : 2)) return this.reply(0x93, { pileNo: this.pileNo, status: 2 }, f.seq);
+    const forced = this.opts.otaResult;
+    const outcome: Promise<OtaOutcome> =
+      forced !== undefined
+        ? Promise.resolve({ status: forced, firmware: this.opts.otaFirmware })
+        : downloadUpdate(b, { expect: this.opts.otaExpect, firmware: this.opts.otaFirmware });
+    const link = this.link;
+    void outcome.then((o) => {
+      // The pile may have rebooted, been closed or reconnected while it was downloading.
+      if (this.link !== link || this.state !== 'online') return;
+      this.reply(0x93, { pileNo: this.pileNo, status: o.status }, f.seq);
+      const firmwareBefore = this.firmware;
+      if (o.status === 0 && o.firmware) this.firmware = o.firmware;
+      this.emit('ota', { ...o, ftpHost: String(b.ftpHost), ftpPath: String(b.ftpPath), firmwareBefore } satisfies PileOtaEvent);
+      if (o.status !== 0) return;
+      if (b.runWhen === 2 && this.guns.some((g) => g.session)) this.rebootWhenIdle = true;
+      else this.reboot();
+    });
   }
 
   /**

@@ -92,6 +92,8 @@ export interface LoadOptions {
   dbFile?: string;
   /** More changes to the flow before loading (tests speed up virtual piles, say). */
   patch?: (flow: FlowNode[]) => void;
+  /** Node credentials by node id (e.g. ykc-ota's ftpPassword). */
+  credentials?: Record<string, Record<string, string>>;
 }
 
 /** Messages arriving at one helper node, awaitable. */
@@ -215,7 +217,7 @@ export async function loadExample(name: string, opts: LoadOptions = {}): Promise
   let server: YkcServerNode;
   try {
     try {
-      await helper.load([grabHttp, ...modules], flow as helper.TestFlowsItem<any>[]); // eslint-disable-line @typescript-eslint/no-explicit-any
+      await helper.load([grabHttp, ...modules], flow as helper.TestFlowsItem<any>[], opts.credentials ?? {}); // eslint-disable-line @typescript-eslint/no-explicit-any
     } finally {
       // The wrappers are for this load only: left in place, later specs' loads would find "catch" unregistered.
       Object.assign(h._nodeModules, h._originalModules);

@@ -4,9 +4,11 @@
  * the protocol core and re-checked by the platform's own CRC.
  */
 import assert from 'assert/strict';
+import * as crypto from 'crypto';
 import { Tariff } from '../../src/billing/tariff';
 import { encodeFrame } from '../../src/protocol';
-import { ManualClock, PileRecordEvent, VirtualPile, VirtualPileOptions } from '../../src/simulator';
+import { ManualClock, PileOtaEvent, PileRecordEvent, VirtualPile, VirtualPileOptions } from '../../src/simulator';
+import { startFtpServer, TestFtpServer } from '../support/ftp-server';
 import { advance, china, handFrame } from './helpers';
 import { nextEvent, sampleTariff, ScriptedPlatform } from './platform';
 
@@ -197,23 +199,78 @@ describe('simulator: platform commands', function () {
     assert.equal((await plat.waitType(0x3b, from)).frame.body.stopReason, 0x45);
   });
 
-  it('0x94 → 0x93: a fitting update succeeds and restarts with the new firmware; a wrong model gets status 2', async () => {
-    await start({ otaFirmware: 'SIM-2.00' });
-    const body = (pileModel: number) => ({
-      pileNo: PILE, pileModel, pilePower: 60, ftpHost: '114.55.114.174', ftpPort: 21, ftpUser: 'u', ftpPassword: 'p', ftpPath: '/fw/dc', runWhen: 1, timeoutMinutes: 5,
+  describe('0x94 remote update against a real FTP server', () => {
+    let ftp: TestFtpServer;
+    before(async () => {
+      ftp = await startFtpServer('fwuser', 'fw-secret');
+      ftp.put('fw/DC-4.2.bin', crypto.randomBytes(50_000));
+      ftp.put('fw/empty.bin', Buffer.alloc(0));
     });
-    let from = plat.mark();
-    plat.send(plat.current, 0x94, body(2));
-    let r = await plat.waitType(0x93, from);
-    assert.equal(r.frame.body.status, 2, 'AC image for a DC pile');
-    from = plat.mark();
-    plat.send(plat.current, 0x94, body(1));
-    r = await plat.waitType(0x93, from);
-    assert.equal(r.frame.body.status, 0);
+    after(() => ftp.close());
+
+    const body = (over: Record<string, unknown> = {}) => ({
+      pileNo: PILE, pileModel: 1, pilePower: 60, ftpHost: ftp.host, ftpPort: ftp.port, ftpUser: ftp.user, ftpPassword: ftp.password,
+      ftpPath: '/fw/DC-4.2.bin', runWhen: 1, timeoutMinutes: 1, ...over,
+    });
+
+    async function update(over: Record<string, unknown> = {}) {
+      const from = plat.mark();
+      const ota = new Promise<PileOtaEvent>((resolve) => pile.once('ota', resolve));
+      plat.send(plat.current, 0x94, body(over));
+      const r = await plat.waitType(0x93, from, 10_000);
+      return { from, status: r.frame.body.status as number, ota: await ota };
+    }
+
+    it('downloads the file, answers 0x93 success, restarts and logs in with the firmware named by the file', async () => {
+      await start({ firmware: 'SIM-1.00' });
+      const { from, status, ota } = await update();
+      assert.equal(status, 0);
+      assert.deepEqual([ota.bytes, ota.firmware, ota.firmwareBefore], [50_000, 'DC-4.2', 'SIM-1.00']);
+      assert.deepEqual(ftp.logins.at(-1), { username: 'fwuser', ok: true }, 'logged in with the frame\'s user and password');
+      await nextEvent(plat, 'close');
+      await advance(clock, 7_000, 1_000);
+      assert.equal((await plat.waitType(0x01, from)).frame.body.firmwareVersion, 'DC-4.2');
+    });
+
+    it('a wrong model gets status 2 at once, without contacting the server', async () => {
+      await start();
+      const logins = ftp.logins.length;
+      const from = plat.mark();
+      plat.send(plat.current, 0x94, body({ pileModel: 2 }));
+      assert.equal((await plat.waitType(0x93, from)).frame.body.status, 2, 'AC image for a DC pile');
+      assert.equal(ftp.logins.length, logins);
+    });
+
+    for (const [what, over, status, failure] of [
+      ['a refused login', { ftpPassword: 'wrong' }, 3, 'login'],
+      ['a missing file', { ftpPath: '/fw/none.bin' }, 3, 'notFound'],
+      ['an empty file', { ftpPath: '/fw/empty.bin' }, 2, 'empty'],
+    ] as const) {
+      it(`${what} answers status ${status} and the pile stays online with its firmware`, async () => {
+        await start({ firmware: 'SIM-1.00' });
+        const r = await update(over);
+        assert.deepEqual([r.status, r.ota.failure], [status, failure]);
+        assert.equal(pile.linkState, 'online');
+        assert.equal(pile.firmware, 'SIM-1.00');
+        assert.equal(pile.stats.reboots, 0);
+      });
+    }
+
+    it('checks the expected size and checksum when told them', async () => {
+      await start({ otaExpect: { size: 50_000, sha256: '00'.repeat(32) } });
+      const r = await update();
+      assert.deepEqual([r.status, r.ota.failure], [2, 'checksum']);
+    });
+  });
+
+  it('0x94 with a forced outcome (otaResult) skips the download', async () => {
+    await start({ otaResult: 0, otaFirmware: 'SIM-2.00' });
+    const from = plat.mark();
+    plat.send(plat.current, 0x94, { pileNo: PILE, pileModel: 1, pilePower: 60, ftpHost: 'h', ftpPort: 21, ftpUser: 'u', ftpPassword: 'p', ftpPath: '/f', runWhen: 1, timeoutMinutes: 1 });
+    assert.equal((await plat.waitType(0x93, from)).frame.body.status, 0);
     await nextEvent(plat, 'close');
     await advance(clock, 7_000, 1_000);
-    const login = await plat.waitType(0x01, from);
-    assert.equal(login.frame.body.firmwareVersion, 'SIM-2.00');
+    assert.equal((await plat.waitType(0x01, from)).frame.body.firmwareVersion, 'SIM-2.00');
   });
 
   it('0x94 simulated download timeout → status 3, no restart', async () => {

@@ -6,3 +6,4 @@ export * from './protocol';
 export * from './gateway';
 export * from './billing';
 export * as simulator from './simulator';
+export * as cluster from './cluster';

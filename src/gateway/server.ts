@@ -72,6 +72,20 @@ export interface LoginRequestEvent {
 
 export interface RequestOptions {
   timeoutMs?: number;
+  /** Only a pile connected to this gateway: never forwarded to another instance of a cluster. */
+  localOnly?: boolean;
+}
+
+/**
+ * Piles held by other gateways of one cluster (src/cluster installs it). The gateway asks it only
+ * for piles that are not online here, so a gateway without a cluster behaves exactly as before.
+ */
+export interface RemotePiles {
+  /** The instance holding the pile, or null when no live instance claims it. */
+  holder(pileNo: string): string | null;
+  request(pileNo: string, frame: FrameInput, opts: RequestOptions): Promise<DecodedFrame | null>;
+  /** Pile numbers held by other live instances. */
+  pileNumbers(): string[];
 }
 
 interface PendingRequest {
@@ -152,6 +166,8 @@ export class YkcServer extends EventEmitter<ServerEvents> {
   readonly gunStates: GunStateTracker;
   /** Include frame bytes (hex) in frame events. */
   includeRaw = false;
+  /** Set by a cluster (src/cluster): where requests for piles held by other instances go. */
+  remote: RemotePiles | null = null;
   private readonly sessions = new Set<PileSession>();
   private readonly byPile = new Map<string, PileSession>();
   private readonly requests = new Map<PileSession, PendingRequest[]>();
@@ -310,6 +326,19 @@ export class YkcServer extends EventEmitter<ServerEvents> {
     return this.byPile.size;
   }
 
+  /** Pile numbers online here and, in a cluster, on the other live instances (each once). */
+  onlinePileNumbers(): string[] {
+    const here = [...this.byPile.keys()];
+    if (!this.remote) return here;
+    const seen = new Set(here);
+    for (const p of this.remote.pileNumbers()) {
+      if (seen.has(p)) continue;
+      seen.add(p);
+      here.push(p);
+    }
+    return here;
+  }
+
   /** Counters, gauges and command latency, as plain JSON. */
   metrics(): MetricsSnapshot {
     let requestsPending = 0;
@@ -354,9 +383,13 @@ export class YkcServer extends EventEmitter<ServerEvents> {
    * Sends a command and resolves with the pile's reply (matched by reply type and sequence, or
    * by trade/gun number when a pile does not echo the sequence). Frames without a reply type
    * resolve with null once written. Rejects with YKC_OFFLINE, YKC_TIMEOUT, YKC_CLOSED, YKC_LIMIT
-   * or the encoder's YKC_FIELD.
+   * or the encoder's YKC_FIELD. A pile held by another instance of a cluster is asked through
+   * `remote` (same results and errors; see docs/cluster.md).
    */
   request(pileNo: string, frame: FrameInput, opts: RequestOptions = {}): Promise<DecodedFrame | null> {
+    if (this.remote && !opts.localOnly && !this.byPile.has(pileNo) && this.remote.holder(pileNo) !== null) {
+      return this.remote.request(pileNo, frame, opts);
+    }
     let session: PileSession;
     try {
       session = this.online(pileNo);

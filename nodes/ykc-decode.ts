@@ -1,5 +1,5 @@
 /**
- * ykc-decode: bytes → decoded YKC frame (DESIGN.md §3).
+ * ykc-decode: bytes → decoded YKC frame (docs/architecture.md §2).
  *
  * "single" mode: one message holds exactly one frame.
  * "stream" mode: messages are raw TCP chunks (core `tcp in`, stream + buffer); frames are reassembled
@@ -134,7 +134,7 @@ export = function (RED: NodeAPI): void {
       setStatus({ fill: 'red', shape: 'ring', text: RED._('ykc-decode.status.error', { code }), code });
     }
 
-    /** Writes the decoded frame into msg and sets msg.topic / msg.ykc (DESIGN.md §3). */
+    /** Writes the decoded frame into msg and sets msg.topic / msg.ykc (docs/architecture.md §2). */
     function annotate(msg: NodeMessage, frame: DecodedFrame, bytes: Buffer, receivedAt: number, version: string | null): void {
       const body = frame.body as Record<string, unknown>;
       const ykc: Record<string, unknown> = {};

@@ -1,5 +1,5 @@
 /**
- * ykc-encode: a frame object in the decoded-frame shape (DESIGN.md §3) → the frame's bytes.
+ * ykc-encode: a frame object in the decoded-frame shape (docs/architecture.md §2) → the frame's bytes.
  * Anything the codec refuses goes to done(err) with its code, and nothing is sent.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeStatus } from 'node-red';
@@ -39,7 +39,7 @@ function frameOf(value: unknown, frameType: string, msg: NodeMessage): FrameInpu
     throw new YkcError('YKC_INPUT', frameType ? `expected the ${frameType} body as an object, got ${kind}` : `expected a frame object { type | name, seq, body }, got ${kind}`, { got: kind });
   }
   if (!frameType) return v as FrameInput;
-  // A reply copies the request's sequence bytes (DESIGN.md §4); a decoded request carries them in msg.ykc.
+  // A reply copies the request's sequence bytes (docs/architecture.md §3); a decoded request carries them in msg.ykc.
   const ykc = msg.ykc as { seq?: unknown } | undefined;
   const seq = ykc && Number.isInteger(ykc.seq) ? (ykc.seq as number) : 0;
   return { type: frameType, seq, body: v as FrameInput['body'] };

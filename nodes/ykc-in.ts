@@ -1,6 +1,6 @@
 /**
  * ykc-in: frames and session events from the piles of one ykc-server, as messages
- * (DESIGN.md §3), filtered by pile and by frame group or type.
+ * (docs/architecture.md §2), filtered by pile and by frame group or type.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import type { FrameEvent, GunStateChange, LoginEvent, LoginRequestEvent, ProblemEvent, RecordEvent, SessionEvent } from '../src/gateway';

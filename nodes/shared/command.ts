@@ -1,5 +1,5 @@
 /**
- * The behaviour every command node shares (DESIGN.md §3, docs/commands.md):
+ * The behaviour every command node shares (docs/architecture.md §2 and §5, docs/commands.md):
  *
  * - the target pile from msg.payload.pileNo, then msg.ykc.pileNo, then the node's "pile" property
  *   (a typedInput: str / msg / flow / global); the gun the same way (payload.gunNo, ykc.gunNo, config);

@@ -22,7 +22,7 @@ export interface YkcServerNode extends Node {
   port(): number | null;
 }
 
-/** The msg shape of DESIGN.md §3 for a frame event. */
+/** The msg of a frame event (docs/architecture.md §2). */
 export function frameMsg(ev: FrameEvent, includeRaw = false): NodeMessage & { ykc: Record<string, unknown> } {
   const f = ev.frame;
   const body = f.body;

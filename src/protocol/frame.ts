@@ -1,6 +1,6 @@
 /**
  * Whole frames: 0x68 | L | seq(2) | encryption flag | type | body | CRC(2). PROTOCOL.md §2.
- * decodeFrame and encodeFrame are exact inverses for every well-formed frame (DESIGN.md §3).
+ * decodeFrame and encodeFrame are exact inverses for every well-formed frame (docs/architecture.md §2).
  */
 import { checkFrameCrc, crc16Modbus, CrcOrder } from './crc16';
 import { YkcError, typeHex } from './errors';

@@ -1,5 +1,5 @@
 /**
- * The codec against frames from outside ../shared (test/fixtures/external-frames.json): real
+ * The codec against frames not in the reference vectors (test/fixtures/external-frames.json, checked against test/fixtures/vectors.json): real
  * pile and platform logs and the test inputs of third-party YKC decoders, each with its source.
  * Every CRC-valid frame must decode with its stated type and CRC order, re-encode byte for byte,
  * agree with the values its source states (and differ exactly where the fixture shows the source
@@ -87,12 +87,12 @@ const CONSISTENCY: Record<Consistency, (b: DecodedFrame['body']) => void> = {
   },
 };
 
-describe('protocol: external frames (real piles, third-party decoders; not in ../shared)', function () {
-  it('is external and well described: no frame is in ../shared vectors, every entry names its source', () => {
+describe('protocol: external frames (real piles, third-party decoders; not in test/fixtures/vectors.json)', function () {
+  it('is external and well described: no frame is in test/fixtures/vectors.json, every entry names its source', () => {
     const shared = new Set(loadVectors().map((v) => v.hex.toUpperCase()));
     const ids = new Set<string>();
     for (const f of FRAMES) {
-      should(shared.has(f.hex)).be.false(`${f.id} is already in ../shared vectors`);
+      should(shared.has(f.hex)).be.false(`${f.id} is already in test/fixtures/vectors.json`);
       should(ids.has(f.id)).be.false(`duplicate id ${f.id}`);
       ids.add(f.id);
       should(['device-capture', 'fixture', 'doc']).containEql(f.kind);

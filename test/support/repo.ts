@@ -34,7 +34,7 @@ export interface Vector {
   notes?: string;
 }
 
-/** Real frames from real piles and public projects (copy of ../shared/ykc/vectors.json). */
+/** Real frames from real piles and public projects (the reference set the codec was written from). */
 export function loadVectors(): Vector[] {
   return JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'test', 'fixtures', 'vectors.json'), 'utf8'));
 }

@@ -74,7 +74,7 @@ export = function (RED: NodeAPI): void {
         defaults = parsed as Record<string, unknown>;
       } catch (e) {
         defaultsError = (e as Error).message;
-        node.status({ fill: 'red', shape: 'ring', text: 'ykc-command.status.badFields' });
+        node.status({ fill: 'red', shape: 'ring', text: RED._('ykc-command.status.badFields') });
         node.error(RED._('ykc-command.errors.badFields', { message: defaultsError }));
       }
     }

@@ -22,7 +22,7 @@ export = function (RED: NodeAPI): void {
     const node = this;
     const server = RED.nodes.getNode(config.server) as YkcServerNode | null;
     if (!server) {
-      node.status({ fill: 'red', shape: 'ring', text: 'ykc-in.status.noServer' });
+      node.status({ fill: 'red', shape: 'ring', text: RED._('ykc-in.status.noServer') });
       node.error(RED._('ykc-in.errors.noServer'));
       return;
     }

@@ -412,6 +412,9 @@ export = function (RED: NodeAPI): void {
         }
         const faults = action === 'faults' ? faultsOf(fields) : null;
 
+        // The server retries a busy port by itself and the pile connects once it listens; until then
+        // inputs are refused at once rather than held (a queue that waits for a port could wait hours).
+        if (!pile && config.server && !(RED.nodes.getNode(config.server) as YkcServerNode | null)?.gateway?.address()) throw fail('serverDown', {}, 'YKC_OFFLINE');
         const p = await pileReady;
         if (closing) throw fail('closed', {}, 'YKC_CLOSED');
         switch (action) {

@@ -9,6 +9,7 @@ import { FileJournal, GatewayOptions, ProblemEvent, toPrometheus, YkcServer } fr
 import type { TariffBody } from '../src/billing';
 import { YkcError } from '../src/protocol';
 import { ErrorThrottle } from './shared/errors';
+import { LISTEN_RETRY_MAX_MS, ListenFailure, ListenLoop } from './shared/listen-retry';
 import { YkcServerNode } from './shared/server-node';
 
 interface YkcServerDef extends NodeDef {
@@ -52,23 +53,30 @@ export = function (RED: NodeAPI): void {
     RED.nodes.createNode(this, config);
     const node = this;
     node.users = {};
+    /** Every node using this server (status fan-out); `users` holds one per tab (error routing). */
+    const members = new Map<string, Node>();
     node.gateway = null;
     const throttle = new ErrorThrottle(10, 10_000);
     /** Users that keep their own status (command nodes). */
     const ownStatus = new Set<string>();
     let listening = false;
+    /** A configuration that can never listen (bad port, bad tariff): no retry. */
     let failed = false;
+    /** The last failed listen while retrying: shown until the next try works. */
+    let listenFailure: { address: string; cause: string; retryInMs: number } | null = null;
 
     const setStatus = () => {
       const n = node.gateway?.onlineCount() ?? 0;
       const status = failed
-        ? { fill: 'red' as const, shape: 'ring' as const, text: 'ykc-server.status.error' }
-        : !listening
-          ? { fill: 'grey' as const, shape: 'ring' as const, text: 'ykc-server.status.starting' }
+        ? { fill: 'red' as const, shape: 'ring' as const, text: RED._('ykc-server.status.badConfig') }
+        : listenFailure
+          ? { fill: 'red' as const, shape: 'ring' as const, text: RED._('ykc-server.status.cannotListen', { ...listenFailure, seconds: String(Math.round(listenFailure.retryInMs / 1000)) }) }
+          : !listening
+          ? { fill: 'grey' as const, shape: 'ring' as const, text: RED._('ykc-server.status.starting') }
           : n === 0
             ? { fill: 'yellow' as const, shape: 'ring' as const, text: RED._('ykc-server.status.listening', { port: String(node.port()) }) }
             : { fill: 'green' as const, shape: 'dot' as const, text: RED._('ykc-server.status.piles', { count: n }) };
-      for (const u of Object.values(node.users)) if (!ownStatus.has(u.id)) u.status(status);
+      for (const u of members.values()) if (!ownStatus.has(u.id)) u.status(status);
     };
     // Piles come and go in bursts (a reconnect storm): refresh the status at most 4 times a second.
     let statusTimer: NodeJS.Timeout | null = null;
@@ -80,13 +88,29 @@ export = function (RED: NodeAPI): void {
       }, 250);
     };
 
+    // The runtime hands an error of a config node to the Catch nodes of every node in `users`: with
+    // eleven nodes on one tab a Catch node would get each error eleven times. One node per tab
+    // (flow or subflow instance) routes it exactly once there.
+    const tabOf = (n: Node) => (n as Node & { z?: string }).z ?? '';
+    const pickUsers = () => {
+      const users: Record<string, Node> = {};
+      const seen = new Set<string>();
+      for (const u of members.values()) {
+        if (seen.has(tabOf(u))) continue;
+        seen.add(tabOf(u));
+        users[u.id] = u;
+      }
+      node.users = users;
+    };
     node.register = (n: Node, opts?: { status?: boolean }) => {
-      node.users[n.id] = n;
+      members.set(n.id, n);
+      pickUsers();
       if (opts?.status === false) ownStatus.add(n.id);
       else setStatus();
     };
     node.deregister = (n: Node, done: () => void) => {
-      delete node.users[n.id];
+      members.delete(n.id);
+      pickUsers();
       ownStatus.delete(n.id);
       done();
     };
@@ -100,6 +124,13 @@ export = function (RED: NodeAPI): void {
       const msg = { topic: `ykc/${extra.pileNo ?? ''}/problem`.replace('//', '/'), payload: { code: e.code, message: e.message, ...extra, suppressed: held } };
       node.error(e, msg);
     };
+
+    /** The OS error code as the user's language says it (EADDRINUSE → "port in use"). */
+    const listenCause = (code: string): string => {
+      const text = RED._(`ykc-server.listenCause.${code}`, { defaultValue: '' } as unknown as Record<string, string>);
+      return typeof text === 'string' && text !== '' && !text.endsWith(`listenCause.${code}`) ? text : code;
+    };
+    let listenLoop: ListenLoop | null = null;
 
     let options: Partial<GatewayOptions>;
     let defaultTariff: TariffBody | null = null;
@@ -140,20 +171,25 @@ export = function (RED: NodeAPI): void {
         report(() => Object.assign(new Error(p.message), { code: p.code }), { pileNo: p.pileNo ?? undefined, remote: p.remote, sessionId: p.sessionId });
       });
       const host = (config.host ?? '').trim() || '0.0.0.0';
-      node.ready = gw.listen(port, host).then(
-        () => {
+      const address = `${host}:${port}`;
+      listenLoop = new ListenLoop(() => gw.listen(port, host), {
+        failed: (f: ListenFailure) => {
+          listenFailure = { address, cause: listenCause(f.cause), retryInMs: f.retryInMs };
+          setStatus();
+          // Once per change of cause, not at every retry: a port busy for an hour is one message.
+          if (f.changed) {
+            const text = RED._('ykc-server.errors.cannotListen', { address, cause: listenCause(f.cause), code: f.cause, max: String(LISTEN_RETRY_MAX_MS / 1000) });
+            report(Object.assign(new Error(text), { code: 'YKC_LISTEN' }), { host, port, errno: f.cause });
+          }
+        },
+        listening: (afterFailures: number) => {
           listening = true;
-          node.log(RED._('ykc-server.log.listening', { host, port: String(node.port()) }));
+          listenFailure = null;
+          node.log(RED._(afterFailures ? 'ykc-server.log.listeningAfter' : 'ykc-server.log.listening', { host, port: String(node.port()), tries: String(afterFailures + 1) }));
           setStatus();
         },
-        (err: YkcError) => {
-          failed = true;
-          setStatus();
-          report(err, { host, port });
-          throw err;
-        },
-      );
-      node.ready.catch(() => {});
+      });
+      node.ready = listenLoop.ready;
     } catch (e) {
       failed = true;
       node.ready = Promise.reject(e);
@@ -165,6 +201,7 @@ export = function (RED: NodeAPI): void {
 
     node.on('close', (_removed: boolean, done: () => void) => {
       metricsNodes.delete(node);
+      listenLoop?.stop();
       if (statusTimer) clearTimeout(statusTimer);
       const gw = node.gateway;
       node.gateway = null;

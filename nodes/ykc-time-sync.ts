@@ -27,7 +27,7 @@ export = function (RED: NodeAPI): void {
     try {
       clock = zoneClock(config.tz ?? '');
     } catch {
-      node.status({ fill: 'red', shape: 'ring', text: 'ykc-time-sync.status.badZone' });
+      node.status({ fill: 'red', shape: 'ring', text: RED._('ykc-time-sync.status.badZone') });
       node.error(RED._('ykc-time-sync.errors.badZone', { tz: String(config.tz) }));
     }
 

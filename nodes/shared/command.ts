@@ -357,7 +357,7 @@ export class CommandRunner {
     // Registered for error routing (Catch nodes on this tab see the server's errors) but not for
     // its status fan-out, which would overwrite the last command result whenever a pile comes or goes.
     if (!server) {
-      node.status({ fill: 'red', shape: 'ring', text: `${opts.type}.status.noServer` });
+      node.status({ fill: 'red', shape: 'ring', text: RED._(`${opts.type}.status.noServer`) });
       node.error(RED._(`${opts.type}.errors.noServer`));
     } else {
       server.register(node, { status: false });

@@ -10,9 +10,10 @@ export interface YkcServerNode extends Node {
   gateway: YkcServer | null;
   /** Resolves once listening (or rejects with the listen error). */
   ready: Promise<void>;
+  /** One registered node per tab: the runtime routes this server's errors to the Catch nodes there, once per tab. */
   users: Record<string, Node>;
   /**
-   * Adds a node to `users`, so the runtime routes this server's errors to Catch nodes on its tab.
+   * Registers a node (status fan-out, and error routing to Catch nodes on its tab).
    * `status: false` keeps the node's own status (command nodes show their last result instead
    * of the server's pile count).
    */

@@ -425,7 +425,7 @@ describe('nodes: ykc-pile (virtual pile)', function () {
     }
   });
 
-  it('a server that cannot listen: red ring, and every msg refused with YKC_OFFLINE', async () => {
+  it('a server that cannot listen (it retries): the pile waits for it, and every msg is refused with YKC_OFFLINE', async () => {
     const blocker = net.createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', () => resolve()));
     extra.push(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
@@ -433,7 +433,7 @@ describe('nodes: ykc-pile (virtual pile)', function () {
     await helper.load([serverNode, inNode, pileNode], flow({}, { port: busy }));
     const pile = helper.getNode('p1');
     const caught = new Inbox(helper.getNode('hc'));
-    await statusSeen(pile, { fill: 'red', shape: 'ring', code: 'YKC_OFFLINE' });
+    await statusSeen(pile, { fill: 'grey', shape: 'ring', text: 'ykc-pile.status.waiting', pileNo: PILE });
     pile.receive({ topic: 'plug', payload: { gun: 1 }, id: 'x' } as never);
     const c = await caught.wait((m) => m.id === 'x');
     should(c.error.code).equal('YKC_OFFLINE');

@@ -58,7 +58,7 @@ const CLOSE_GUARD_MS = 10_000;
 /** Car fields plug accepts (capacityKwh is an alias of batteryKwh) and their ranges. */
 const CAR_FIELDS: Record<string, [number, number]> = { batteryKwh: [1, 1000], capacityKwh: [1, 1000], soc: [0, 100], targetSoc: [1, 100], packVoltage: [12, 1500] };
 /** Fault-injection switches and whether each is a probability (boolean or 0–1) or a number of ms. */
-const FAULT_KINDS: Record<keyof PileFaults, 'bool' | 'prob' | 'ms'> = {
+const FAULT_KINDS: Record<keyof PileFaults, 'bool' | 'prob' | 'ms' | 'int'> = {
   splitWrites: 'bool',
   mergeWrites: 'bool',
   garbage: 'prob',
@@ -67,6 +67,9 @@ const FAULT_KINDS: Record<keyof PileFaults, 'bool' | 'prob' | 'ms'> = {
   clockSkewMs: 'ms',
   silence: 'bool',
   dropReplies: 'prob',
+  holdRecords: 'bool',
+  meterJump: 'int',
+  reuseTradeNo: 'bool',
 };
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v) && !Buffer.isBuffer(v);
@@ -362,7 +365,9 @@ export = function (RED: NodeAPI): void {
         const kind = FAULT_KINDS[k as keyof PileFaults];
         if (!kind) throw fail('faultName', { name: k, names });
         const ok =
-          kind === 'bool' ? typeof v === 'boolean' : kind === 'prob' ? typeof v === 'boolean' || (typeof v === 'number' && v >= 0 && v <= 1) : typeof v === 'number' && Number.isInteger(v) && Math.abs(v) <= 365 * 86_400_000;
+          kind === 'bool' ? typeof v === 'boolean' : kind === 'prob' ? typeof v === 'boolean' || (typeof v === 'number' && v >= 0 && v <= 1) : kind === 'int'
+                ? typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 1e9
+                : typeof v === 'number' && Number.isInteger(v) && Math.abs(v) <= 365 * 86_400_000;
         if (!ok) throw fail('faultValue', { name: k, value: JSON.stringify(v), kind: t(`label.faultKind.${kind}`) });
         out[k] = v;
       }

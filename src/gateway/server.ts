@@ -152,6 +152,7 @@ export interface ServerEvents {
   record: [RecordEvent];
   recordDuplicate: [RecordEvent];
   recordExpired: [{ tradeNo: string; pileNo: string; at: number }];
+  recordConfirmed: [{ tradeNo: string; pileNo: string | null; result: number; at: number }];
   gunState: [GunStateChange];
   sent: [FrameEvent];
   problem: [ProblemEvent];
@@ -492,6 +493,7 @@ export class YkcServer extends EventEmitter<ServerEvents> {
     const held = this.records.pending.get(tradeNo);
     const target = held?.pileNo ?? pileNo ?? this.records.unconfirmedPile(tradeNo);
     this.records.markConfirmed(tradeNo, result);
+    this.emit('recordConfirmed', { tradeNo, pileNo: target ?? null, result, at: Date.now() });
     if (ok) this.counters.recordsConfirmed++;
     else this.counters.recordsRefused++;
     const s = target ? this.byPile.get(target) : undefined;

@@ -34,6 +34,12 @@ export interface PileFaults extends WireFaults {
   silence?: boolean;
   /** Do not answer platform commands: true = never, a number = probability. */
   dropReplies?: boolean | number;
+  /** Keep finished records to itself (as if lost); clearing the fault sends them. */
+  holdRecords?: boolean;
+  /** Add this much (0.0001 kWh) to the meter end and total energy of the records it makes. */
+  meterJump?: number;
+  /** Offline sessions take the gun's previous trade number again instead of a new one. */
+  reuseTradeNo?: boolean;
 }
 
 export interface PileTiming {
@@ -260,6 +266,7 @@ interface Gun {
   cardWait: { physicalCardNo: string; resolve: (o: CardOutcome) => void } | null;
   lock: { state: number; alarm: number };
   offlineCounter: number;
+  lastTradeNo?: string;
 }
 
 interface PendingRecord {
@@ -443,7 +450,9 @@ export class VirtualPile extends EventEmitter {
   /** Changes fault injection at run time. */
   setFaults(f: Partial<PileFaults>): void {
     const skewBefore = this.faults.clockSkewMs ?? 0;
+    const held = this.faults.holdRecords;
     this.faults = { ...this.faults, ...f };
+    if (held && !this.faults.holdRecords && this.state === 'online') for (const r of [...this.records.values()]) if (r.attempts === 0) this.deliverRecord(r);
     if (f.clockSkewMs !== undefined) this.wallOffset += f.clockSkewMs - skewBefore;
     if (f.silence === false) this.hbAwaiting = false;
   }
@@ -1285,6 +1294,7 @@ export class VirtualPile extends EventEmitter {
       sentBms: false,
     };
     g.session = s;
+    g.lastTradeNo = s.tradeNo;
     this.stats.sessionsStarted++;
     if (this.pileType === 'DC' && this.state === 'online') {
       const ids = this.ids(g, s);
@@ -1368,13 +1378,17 @@ export class VirtualPile extends EventEmitter {
   /** The 0x3B body; level blocks, meter readings and totals are the billing library's record fields. */
   private recordBody(g: Gun, s: Session, stopReason: number): Body {
     const end = s.meter.now;
+    const fees = { ...s.meter.bill().record };
+    const jump = this.faults.meterJump ?? 0;
+    const plus = (kwh: number) => (Math.round(kwh * 1e4) + jump) / 1e4;
+    if (jump) Object.assign(fees, { meterEnd: plus(fees.meterEnd), totalEnergy: plus(fees.totalEnergy) });
     return {
       tradeNo: s.tradeNo,
       pileNo: this.pileNo,
       gunNo: g.no,
       startTime: s.startedAt,
       endTime: end,
-      ...s.meter.bill().record,
+      ...fees,
       vin: s.startType === 2 || s.startType === 4 || this.pileType === 'AC' ? '' : s.car.vin,
       startType: s.startType,
       tradeTime: end,
@@ -1407,7 +1421,8 @@ export class VirtualPile extends EventEmitter {
     const w = wallTimeOf(new Date(this.wallNow()));
     const p2 = (n: number) => String(n).padStart(2, '0');
     g.offlineCounter = (g.offlineCounter + 1) % 10000;
-    const tradeNo = `${this.pileNo}${p2(g.no)}${p2(w.year % 100)}${p2(w.month)}${p2(w.day)}${p2(w.hour)}${p2(w.minute)}${p2(w.second)}${String(g.offlineCounter).padStart(4, '0')}`;
+    const made = `${this.pileNo}${p2(g.no)}${p2(w.year % 100)}${p2(w.month)}${p2(w.day)}${p2(w.hour)}${p2(w.minute)}${p2(w.second)}${String(g.offlineCounter).padStart(4, '0')}`;
+    const tradeNo = this.faults.reuseTradeNo && g.lastTradeNo ? g.lastTradeNo : made;
     const s = this.beginSession(g, { tradeNo, startType: 4, logicalCardNo: logical, physicalCardNo: card, balance: null });
     return { result: 'started', session: s };
   }
@@ -1417,7 +1432,7 @@ export class VirtualPile extends EventEmitter {
   private queueRecord(body: Body): void {
     const r: PendingRecord = { tradeNo: String(body.tradeNo), body, attempts: 0 };
     this.records.set(r.tradeNo, r);
-    if (this.state === 'online' && !this.faults.silence) this.deliverRecord(r);
+    if (this.state === 'online' && !this.faults.silence && !this.faults.holdRecords) this.deliverRecord(r);
     else this.emit('record', { event: 'stored', tradeNo: r.tradeNo, attempt: 0, body } satisfies PileRecordEvent);
   }
 
@@ -1425,7 +1440,7 @@ export class VirtualPile extends EventEmitter {
   private deliverRecord(r: PendingRecord): void {
     if (!this.records.has(r.tradeNo)) return;
     const max = this.timing.recordRetries + 2;
-    if (this.state === 'online' && this.originate(0x3b, r.body)) {
+    if (this.state === 'online' && !this.faults.holdRecords && this.originate(0x3b, r.body)) {
       r.attempts++;
       this.stats.recordsSent++;
       this.emit('record', { event: 'sent', tradeNo: r.tradeNo, attempt: r.attempts, body: r.body } satisfies PileRecordEvent);

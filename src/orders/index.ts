@@ -1,0 +1,4 @@
+export * from './order';
+export * from './alarms';
+export * from './journal';
+export * from './tracker';

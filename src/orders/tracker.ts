@@ -1,0 +1,629 @@
+/**
+ * OrderTracker: follows every charging order per trade number — requested → started → charging →
+ * stopping → ended → recorded → confirmed → closed — from the gateway's own events, whatever
+ * started it (remote 0x34/0x33, card or VIN 0x31/0x32, offline: first seen in a 0x13 or a record),
+ * and raises alarms when one gets stuck. No Node-RED here: nodes/ykc-orders.ts adapts it.
+ *
+ * One sweep timer for all orders evaluates the time-based alarms; events clear them at once.
+ * Open orders, recent history and active alarms go to an OrderJournal and survive a restart.
+ */
+import { EventEmitter } from 'events';
+import { YkcError } from '../protocol';
+import type { FrameEvent, RecordEvent, SessionEvent, YkcServer } from '../gateway';
+import { parseWallTime, instantOf } from '../protocol';
+import { Alarm, AlarmCode, alarmKey, AlarmPayload, alarmPayload, LATCHED } from './alarms';
+import { OrderJournal } from './journal';
+import {
+  HistoryEntry, newOrder, Order, OrderOrigin, OrderPayload, orderPayload, OrderState, RANK, recordSummary, RecordSummary, units,
+} from './order';
+
+export interface OrderTrackerOptions {
+  /** Accepted start (0x33 / 0x32 ok) with no charging 0x13 within this (PROTOCOL.md §8.4: 90 s). */
+  startNotConfirmedMs: number;
+  /** Charging and online, no 0x13 for this long. */
+  realtimeSilentMs: number;
+  /** Offline this long while an order charges. */
+  offlineWhileChargingMs: number;
+  /** Order ended, pile online, no record for this long. */
+  recordMissingMs: number;
+  /** Record handed to the flow, not confirmed after this long… */
+  recordUnconfirmedMs: number;
+  /** …or after this many resends of it, whichever comes first. */
+  recordUnconfirmedResends: number;
+  /** A request (0x34 / 0x32) nobody answered is closed after this long. */
+  requestExpiryMs: number;
+  /** Highest power a gun can deliver (kW): a record with more energy than this × its duration is an anomaly. */
+  ratedPowerKw: number;
+  /** Record energy may differ this much (0.0001 kWh) from the last 0x13 (plus what the rated power could add since). */
+  meterToleranceUnits: number;
+  /** Open orders kept; beyond it the oldest is closed with reason "limit" (README Limits). */
+  maxOpenOrders: number;
+  /** Closed orders remembered (trade-number reuse, late records) (README Limits). */
+  historySize: number;
+  /** Active alarms kept; beyond it the oldest latched one is dropped (README Limits). */
+  maxAlarms: number;
+  /** How often the one sweep timer runs. */
+  sweepMs: number;
+  /** Minutes east of UTC for the ISO times (and the wall times in records): China +480. */
+  offsetMinutes: number;
+  /** The time source (tests and benches). */
+  now: () => number;
+}
+
+export const DEFAULT_ORDER_OPTIONS: Readonly<OrderTrackerOptions> = {
+  startNotConfirmedMs: 90_000,
+  realtimeSilentMs: 300_000,
+  offlineWhileChargingMs: 60_000,
+  recordMissingMs: 600_000,
+  recordUnconfirmedMs: 300_000,
+  recordUnconfirmedResends: 3,
+  requestExpiryMs: 600_000,
+  ratedPowerKw: 360,
+  meterToleranceUnits: 10_000,
+  maxOpenOrders: 50_000,
+  historySize: 10_000,
+  maxAlarms: 10_000,
+  sweepMs: 1000,
+  offsetMinutes: 480,
+  now: Date.now,
+};
+
+export interface OrderTrackerEvents {
+  state: [OrderPayload];
+  alarm: [AlarmPayload];
+  problem: [YkcError];
+}
+
+export interface Snapshot {
+  at: string;
+  orders: OrderPayload[];
+  alarms: AlarmPayload[];
+  counts: { open: number; byState: Record<string, number>; alarms: number; history: number };
+}
+
+const ZERO_TRADE = /^0*$/;
+const GUN_CHARGING = 3;
+const START_ORIGIN: Record<number, OrderOrigin> = { 1: 'remote', 2: 'card', 4: 'offline', 5: 'vin' };
+
+export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
+  readonly options: OrderTrackerOptions;
+  private readonly orders = new Map<string, Order>();
+  /** pile:gun → trade number of the order the gun is busy with. */
+  private readonly byGun = new Map<string, string>();
+  private readonly history = new Map<string, HistoryEntry>();
+  private readonly alarms = new Map<string, Alarm>();
+  /** Piles known online (since), and offline (since). A pile in neither is unknown (after a restart: offline since load). */
+  private readonly online = new Map<string, number>();
+  private readonly offline = new Map<string, number>();
+  /** The method of the last 0x31 per gun, until its 0x32. */
+  private readonly cardMethod = new Map<string, number>();
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private readonly loadedAt: number;
+
+  constructor(options: Partial<OrderTrackerOptions> = {}, private readonly journal?: OrderJournal) {
+    super();
+    const o: OrderTrackerOptions = { ...DEFAULT_ORDER_OPTIONS };
+    for (const [k, v] of Object.entries(options)) if (v !== undefined) (o as unknown as Record<string, unknown>)[k] = v;
+    this.options = o;
+    this.loadedAt = o.now();
+    if (journal) {
+      journal.onError = (e) => {
+        const errno = (e as NodeJS.ErrnoException).code;
+        this.problem(new YkcError('YKC_STORE', `order journal not written (${errno ?? e.message}): open orders will not survive a restart until it is`, { errno, file: journal.file }));
+      };
+      const loaded = journal.load(o.historySize);
+      for (const [k, v] of loaded.history) this.history.set(k, v);
+      for (const [k, ord] of loaded.orders) {
+        this.orders.set(k, ord);
+        if (RANK[ord.state] < RANK.ended) this.byGun.set(gunKey(ord.pileNo, ord.gunNo), k);
+      }
+      for (const [k, a] of loaded.alarms) this.alarms.set(k, a);
+      if (loaded.badLines) {
+        // After the constructor returns, so whoever listens for 'problem' hears it.
+        setImmediate(() => this.problem(new YkcError('YKC_STORE', `order journal ${journal.file}: ${loaded.badLines} unreadable line(s); the readable ones were kept and the file set aside as ${loaded.setAside ?? '(could not move it)'}`, { file: journal.file, badLines: loaded.badLines, setAside: loaded.setAside })));
+      }
+    }
+    this.sweepTimer = setInterval(() => this.sweep(), Math.max(10, o.sweepMs));
+    this.sweepTimer.unref?.();
+  }
+
+  /** Feeds the tracker from a gateway; returns the function that detaches it. */
+  attach(gw: YkcServer): () => void {
+    const now = this.options.now();
+    for (const p of gw.piles()) if (p.pileNo) this.setOnline(p.pileNo, now);
+    const onFrame = (ev: FrameEvent) => this.onFrame(ev);
+    const onSent = (ev: FrameEvent) => this.onSent(ev);
+    const onRecord = (ev: RecordEvent) => this.onRecord(ev, false);
+    const onDup = (ev: RecordEvent) => this.onRecord(ev, true);
+    const onConfirmed = (ev: { tradeNo: string; pileNo: string | null; result: number }) => this.onRecordConfirmed(ev.tradeNo, ev.result);
+    const onOnline = (ev: SessionEvent) => ev.pileNo && this.onOnline(ev.pileNo);
+    const onOffline = (ev: SessionEvent) => ev.pileNo && this.onOffline(ev.pileNo);
+    gw.on('frame', onFrame);
+    gw.on('sent', onSent);
+    gw.on('record', onRecord);
+    gw.on('recordDuplicate', onDup);
+    gw.on('recordConfirmed', onConfirmed);
+    gw.on('online', onOnline);
+    gw.on('offline', onOffline);
+    return () => {
+      gw.off('frame', onFrame);
+      gw.off('sent', onSent);
+      gw.off('record', onRecord);
+      gw.off('recordDuplicate', onDup);
+      gw.off('recordConfirmed', onConfirmed);
+      gw.off('online', onOnline);
+      gw.off('offline', onOffline);
+    };
+  }
+
+  // ---- events in -------------------------------------------------------------------------------
+
+  /** Frames the platform sent: 0x34/0xA4 remote start, 0x32 start authorisation, 0x36 remote stop. */
+  onSent(ev: FrameEvent): void {
+    const f = ev.frame;
+    const t = f.type;
+    if (t !== 0x34 && t !== 0xa4 && t !== 0x32 && t !== 0x36) return;
+    const b = f.body;
+    const pileNo = typeof b.pileNo === 'string' ? b.pileNo : ev.pileNo;
+    const gunNo = typeof b.gunNo === 'number' ? b.gunNo : 0;
+    if (!pileNo) return;
+    const now = this.options.now();
+    if (t === 0x36) {
+      const o = this.current(pileNo, gunNo);
+      if (o && RANK[o.state] <= RANK.charging) this.advance(o, 'stopping', now);
+      return;
+    }
+    const tradeNo = typeof b.tradeNo === 'string' ? b.tradeNo : '';
+    if (ZERO_TRADE.test(tradeNo)) return;
+    if (t === 0x32) {
+      const method = this.cardMethod.get(gunKey(pileNo, gunNo));
+      this.cardMethod.delete(gunKey(pileNo, gunNo));
+      if (b.result !== 1) return;
+      this.begin(tradeNo, pileNo, gunNo, method === 3 ? 'vin' : 'card', 'started', now);
+      return;
+    }
+    this.begin(tradeNo, pileNo, gunNo, 'remote', 'requested', now);
+  }
+
+  onFrame(ev: FrameEvent): void {
+    const f = ev.frame;
+    const b = f.body;
+    const pileNo = ev.pileNo;
+    if (!pileNo || !ev.loggedIn) return;
+    const gunNo = typeof b.gunNo === 'number' ? b.gunNo : 0;
+    const now = this.options.now();
+    switch (f.type) {
+      case 0x13:
+        return this.onRealtime(pileNo, gunNo, b, now);
+      case 0x31:
+        this.cardMethod.set(gunKey(pileNo, gunNo), Number(b.startMethod));
+        return;
+      case 0x33:
+      case 0xa3: {
+        const tradeNo = String(b.tradeNo ?? '');
+        if (ZERO_TRADE.test(tradeNo)) return;
+        if (b.result === 1) {
+          this.begin(tradeNo, pileNo, gunNo, 'remote', 'started', now);
+          return;
+        }
+        const o = this.orders.get(tradeNo);
+        // 0x05 "not plugged": the pile may still start if the car is plugged in within its window.
+        if (o && o.state === 'requested' && b.failReason !== 5) this.closeOrder(o, `startFailed: ${String(b.failReasonName ?? b.failReason)}`, now);
+        return;
+      }
+      case 0x35: {
+        const o = this.current(pileNo, gunNo);
+        if (!o) return;
+        if (b.result === 1) {
+          if (RANK[o.state] < RANK.ended) this.advance(o, 'ended', now);
+        } else if (o.state === 'stopping') {
+          // The stop failed: the order is where it was (charging unless 0x13 says otherwise).
+          o.state = o.rtAt ? 'charging' : 'started';
+          o.at[RANK.stopping] = 0;
+          this.changed(o, now);
+        }
+        return;
+      }
+      default:
+    }
+  }
+
+  private onRealtime(pileNo: string, gunNo: number, b: Record<string, unknown>, now: number): void {
+    const tradeNo = String(b.tradeNo ?? '');
+    const charging = b.gunState === GUN_CHARGING;
+    const cur = this.current(pileNo, gunNo);
+    if (charging && !ZERO_TRADE.test(tradeNo)) {
+      let o = this.orders.get(tradeNo);
+      if (!o || RANK[o.state] >= RANK.recorded || o.pileNo !== pileNo) o = this.begin(tradeNo, pileNo, gunNo, 'offline', 'charging', now);
+      o.rtAt = now;
+      o.rtEnergy = units(b.chargedEnergy);
+      o.rtAmount = units(b.chargedAmount);
+      this.clearAlarm('startNotConfirmed', tradeNo, 'charging', now);
+      this.clearAlarm('realtimeSilent', tradeNo, 'realtime data again', now);
+      if (o.state === 'started' || o.state === 'requested' || o.state === 'ended') this.advance(o, 'charging', now, o.state === 'ended');
+      return;
+    }
+    // Not charging: an order that was charging on this gun has ended (its record follows).
+    if (cur && (cur.state === 'charging' || cur.state === 'stopping')) {
+      if (!ZERO_TRADE.test(tradeNo) && tradeNo === cur.tradeNo) {
+        cur.rtAt = now;
+        cur.rtEnergy = units(b.chargedEnergy);
+        cur.rtAmount = units(b.chargedAmount);
+      }
+      this.advance(cur, 'ended', now);
+    }
+  }
+
+  /** A transaction record (0x3B/0x3D) handed to the flow, or a copy of one already known (dup). */
+  onRecord(ev: RecordEvent, duplicate: boolean): void {
+    const b = ev.frame.body;
+    const tradeNo = String(b.tradeNo ?? '');
+    const pileNo = ev.pileNo;
+    if (!pileNo || ZERO_TRADE.test(tradeNo)) return;
+    const gunNo = typeof b.gunNo === 'number' ? b.gunNo : 0;
+    const now = this.options.now();
+    const summary = recordSummary(b);
+    let o = this.orders.get(tradeNo);
+    if (o?.record && o.record.startTime !== summary.startTime) {
+      // The same trade number, a different charge: the gateway took it for a resend.
+      this.closeOrder(o, 'tradeReused', now);
+      o = undefined;
+      this.reused(tradeNo, pileNo, gunNo, now, { previousStart: this.history.get(tradeNo)?.recordStart ?? null, recordStart: summary.startTime });
+    }
+    if (!o) {
+      const h = this.history.get(tradeNo);
+      if (h && h.recordStart !== null && h.recordStart === summary.startTime) return; // a late copy of a closed order
+      if (h && h.recordStart !== null && !this.alarms.has(alarmKey('tradeReused', tradeNo))) {
+        this.reused(tradeNo, pileNo, gunNo, now, { previousStart: h.recordStart, recordStart: summary.startTime });
+      }
+      o = this.create(tradeNo, pileNo, gunNo, START_ORIGIN[Number(b.startType)] ?? 'offline', now);
+      if (h?.recordStart !== null && h) o.reused = true;
+    }
+    if (o.record) {
+      o.resends++;
+      this.changed(o, now, false);
+    } else {
+      o.record = summary;
+      o.stopReason = summary.stopReason;
+      this.checkMeter(o, summary, now);
+      this.advance(o, 'recorded', now);
+      this.clearAlarm('recordMissing', tradeNo, 'record received', now);
+    }
+    if (duplicate && ev.arrival === 'resend-confirmed' && o.recordResult === null) {
+      // The gateway acknowledged this copy itself (confirmed before, e.g. before a restart).
+      this.onRecordConfirmed(tradeNo, 0);
+      return;
+    }
+    if (!duplicate && !ev.held) this.onRecordConfirmed(tradeNo, 0);
+  }
+
+  /** The record was confirmed to the pile (server.confirmRecord, or at once): result 0 stored, 1 refused. */
+  onRecordConfirmed(tradeNo: string, result: number): void {
+    const o = this.orders.get(tradeNo);
+    if (!o) return;
+    const now = this.options.now();
+    o.recordResult = result;
+    this.clearAlarm('recordUnconfirmed', tradeNo, 'confirmed', now);
+    if (RANK[o.state] < RANK.confirmed) this.advance(o, 'confirmed', now);
+    this.closeOrder(o, result === 0 ? 'confirmed' : 'refused', now);
+  }
+
+  onOnline(pileNo: string): void {
+    const now = this.options.now();
+    this.setOnline(pileNo, now);
+    for (const o of this.orders.values()) {
+      if (o.pileNo === pileNo) this.clearAlarm('offlineWhileCharging', o.tradeNo, 'pile online again', now);
+    }
+  }
+
+  onOffline(pileNo: string): void {
+    const now = this.options.now();
+    this.online.delete(pileNo);
+    this.offline.set(pileNo, now);
+    for (const o of this.orders.values()) {
+      if (o.pileNo === pileNo) this.clearAlarm('realtimeSilent', o.tradeNo, 'pile offline', now);
+    }
+    if (this.options.offlineWhileChargingMs <= 0) this.sweep();
+  }
+
+  /** The billing audit of a record (ykc-billing's msg.payload.audit). */
+  audit(tradeNo: string, ok: boolean, details: Record<string, unknown> = {}, where?: { pileNo?: string; gunNo?: number }): void {
+    const now = this.options.now();
+    if (ok) {
+      this.clearAlarm('auditFailed', tradeNo, 'audit passed', now);
+      return;
+    }
+    const o = this.orders.get(tradeNo);
+    const h = this.history.get(tradeNo);
+    const pileNo = o?.pileNo ?? h?.pileNo ?? where?.pileNo ?? '';
+    const gunNo = o?.gunNo ?? h?.gunNo ?? where?.gunNo ?? 0;
+    this.raise('auditFailed', { tradeNo, pileNo, gunNo }, now, details);
+  }
+
+  // ---- commands ------------------------------------------------------------------------------
+
+  /** Closes an open order by hand (it stays in the history). Throws YKC_INPUT when it is not open. */
+  close(tradeNo: string, reason: string): OrderPayload {
+    const o = this.orders.get(tradeNo);
+    if (!o) throw new YkcError('YKC_INPUT', `no open order with trade number ${tradeNo}`, { tradeNo });
+    const now = this.options.now();
+    this.closeOrder(o, `manual: ${reason || 'closed by hand'}`, now);
+    for (const code of LATCHED) this.clearAlarm(code, tradeNo, 'order closed by hand', now);
+    return orderPayload(o, this.options.offsetMinutes);
+  }
+
+  /** Acknowledges an alarm: a latched one clears, a time-based one is marked seen. Throws YKC_INPUT when none is active. */
+  acknowledge(code: string, tradeNo: string): AlarmPayload {
+    const key = alarmKey(code as AlarmCode, tradeNo);
+    const a = this.alarms.get(key);
+    if (!a) throw new YkcError('YKC_INPUT', `no active alarm ${code} for trade number ${tradeNo}`, { code, tradeNo });
+    const now = this.options.now();
+    a.acknowledged = true;
+    if (LATCHED.has(a.code)) return this.clearAlarm(a.code, tradeNo, 'acknowledged', now)!;
+    this.journal?.append({ a });
+    const p = alarmPayload(a, true, this.options.offsetMinutes);
+    this.emit('alarm', p);
+    return p;
+  }
+
+  snapshot(): Snapshot {
+    const off = this.options.offsetMinutes;
+    const byState: Record<string, number> = {};
+    const orders: OrderPayload[] = [];
+    for (const o of this.orders.values()) {
+      byState[o.state] = (byState[o.state] ?? 0) + 1;
+      orders.push(orderPayload(o, off));
+    }
+    return {
+      at: new Date(this.options.now()).toISOString(),
+      orders,
+      alarms: [...this.alarms.values()].map((a) => alarmPayload(a, true, off)),
+      counts: { open: this.orders.size, byState, alarms: this.alarms.size, history: this.history.size },
+    };
+  }
+
+  order(tradeNo: string): OrderPayload | null {
+    const o = this.orders.get(tradeNo);
+    return o ? orderPayload(o, this.options.offsetMinutes) : null;
+  }
+
+  openCount(): number {
+    return this.orders.size;
+  }
+
+  alarmCount(): number {
+    return this.alarms.size;
+  }
+
+  /** Stops the sweep timer and writes the journal out. */
+  stop(): void {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
+    this.journal?.close();
+  }
+
+  // ---- state machine -------------------------------------------------------------------------
+
+  private current(pileNo: string, gunNo: number): Order | undefined {
+    const t = this.byGun.get(gunKey(pileNo, gunNo));
+    return t ? this.orders.get(t) : undefined;
+  }
+
+  /**
+   * A start seen for a trade number: the order it belongs to, created if new. A trade number that
+   * already carried a charge to its end, coming back as a new start, is a reused one.
+   */
+  private begin(tradeNo: string, pileNo: string, gunNo: number, origin: OrderOrigin, state: OrderState, now: number): Order {
+    let o = this.orders.get(tradeNo);
+    if (o && (RANK[o.state] >= RANK.recorded || o.pileNo !== pileNo || o.gunNo !== gunNo)) {
+      this.closeOrder(o, 'tradeReused', now);
+      this.reused(tradeNo, pileNo, gunNo, now, { previousPile: o.pileNo, previousGun: o.gunNo });
+      o = undefined;
+    }
+    if (!o) {
+      const h = this.history.get(tradeNo);
+      const reused = !!h?.started;
+      if (reused) this.reused(tradeNo, pileNo, gunNo, now, { previousPile: h!.pileNo, previousGun: h!.gunNo, previousClose: h!.closeReason });
+      o = this.create(tradeNo, pileNo, gunNo, origin, now);
+      o.reused = reused;
+    } else if (o.origin === 'offline' && origin !== 'offline') {
+      o.origin = origin;
+    }
+    // The gun has moved on: whatever it was doing before has ended.
+    const prev = this.current(pileNo, gunNo);
+    if (prev && prev !== o && RANK[prev.state] < RANK.ended && prev.state !== 'requested') this.advance(prev, 'ended', now);
+    this.byGun.set(gunKey(pileNo, gunNo), tradeNo);
+    if (RANK[state] > RANK[o.state]) this.advance(o, state, now);
+    return o;
+  }
+
+  private create(tradeNo: string, pileNo: string, gunNo: number, origin: OrderOrigin, now: number): Order {
+    while (this.orders.size >= this.options.maxOpenOrders) {
+      const oldest = this.orders.values().next().value as Order;
+      this.problem(new YkcError('YKC_LIMIT', `more than ${this.options.maxOpenOrders} open orders (maxOpenOrders): the oldest (${oldest.tradeNo}) is closed`, { tradeNo: oldest.tradeNo }));
+      this.closeOrder(oldest, 'limit', now);
+    }
+    const o = newOrder(tradeNo, pileNo, gunNo, origin, now);
+    o.at[0] = now;
+    this.orders.set(tradeNo, o);
+    this.changed(o, now);
+    return o;
+  }
+
+  /** Moves an order forward to `state` (backwards only when `back`), stamping the time. */
+  private advance(o: Order, state: OrderState, now: number, back = false): void {
+    if (RANK[state] <= RANK[o.state] && !back) return;
+    if (back) for (let i = RANK[state] + 1; i < o.at.length; i++) o.at[i] = 0;
+    o.state = state;
+    o.at[RANK[state]] = now;
+    if (RANK[state] >= RANK.ended) {
+      const k = gunKey(o.pileNo, o.gunNo);
+      if (this.byGun.get(k) === o.tradeNo) this.byGun.delete(k);
+    } else this.byGun.set(gunKey(o.pileNo, o.gunNo), o.tradeNo);
+    if (RANK[state] > RANK.started) this.clearAlarm('startNotConfirmed', o.tradeNo, `order ${state}`, now);
+    if (RANK[state] >= RANK.ended) {
+      this.clearAlarm('realtimeSilent', o.tradeNo, `order ${state}`, now);
+    }
+    this.changed(o, now);
+  }
+
+  private closeOrder(o: Order, reason: string, now: number): void {
+    if (!this.orders.has(o.tradeNo)) return;
+    o.state = 'closed';
+    o.at[RANK.closed] = now;
+    o.closeReason = reason;
+    o.updatedAt = now;
+    this.orders.delete(o.tradeNo);
+    const k = gunKey(o.pileNo, o.gunNo);
+    if (this.byGun.get(k) === o.tradeNo) this.byGun.delete(k);
+    const h: HistoryEntry = {
+      tradeNo: o.tradeNo, pileNo: o.pileNo, gunNo: o.gunNo, started: RANK_STARTED(o), recordStart: o.record?.startTime ?? null, closedAt: now, closeReason: reason,
+    };
+    this.history.delete(o.tradeNo);
+    this.history.set(o.tradeNo, h);
+    while (this.history.size > this.options.historySize) this.history.delete(this.history.keys().next().value as string);
+    for (const code of ['startNotConfirmed', 'realtimeSilent', 'offlineWhileCharging', 'recordMissing', 'recordUnconfirmed'] as const) {
+      this.clearAlarm(code, o.tradeNo, `order closed (${reason})`, now);
+    }
+    this.journal?.append({ x: o.tradeNo, h });
+    this.maybeCompact();
+    this.emit('state', orderPayload(o, this.options.offsetMinutes));
+  }
+
+  /** Journal the order and, when `announce`, tell the flow. */
+  private changed(o: Order, now: number, announce = true): void {
+    o.updatedAt = now;
+    this.journal?.append({ o });
+    this.maybeCompact();
+    if (announce) this.emit('state', orderPayload(o, this.options.offsetMinutes));
+  }
+
+  private maybeCompact(): void {
+    const j = this.journal;
+    if (j && j.wantsCompaction(this.orders.size + this.history.size + this.alarms.size)) {
+      j.compact({ orders: this.orders, history: this.history, alarms: this.alarms });
+    }
+  }
+
+  // ---- alarms --------------------------------------------------------------------------------
+
+  private reused(tradeNo: string, pileNo: string, gunNo: number, now: number, details: Record<string, unknown>): void {
+    this.raise('tradeReused', { tradeNo, pileNo, gunNo }, now, details);
+  }
+
+  private checkMeter(o: Order, r: RecordSummary, now: number): void {
+    const reasons: Array<[string, string]> = [];
+    if (r.meterEnd < r.meterStart) reasons.push([`meter end ${r.meterEnd / 1e4} kWh below meter start ${r.meterStart / 1e4} kWh`, `结束读数 ${r.meterEnd / 1e4} kWh 小于开始读数 ${r.meterStart / 1e4} kWh`]);
+    const start = wallMs(r.startTime, this.options.offsetMinutes);
+    const end = wallMs(r.endTime, this.options.offsetMinutes);
+    const kw = this.options.ratedPowerKw;
+    if (start !== null && end !== null && end >= start) {
+      // kW × ms → 0.0001 kWh: kW × ms / 3.6e6 h·ms⁻¹ × 1e4. One minute of slack for clock granularity.
+      const max = Math.ceil((kw * (end - start + 60_000)) / 360);
+      if (r.totalEnergy > max) reasons.push([`${r.totalEnergy / 1e4} kWh in ${Math.round((end - start) / 1000)} s is more than ${kw} kW could deliver`, `${Math.round((end - start) / 1000)} 秒内 ${r.totalEnergy / 1e4} kWh,超过 ${kw} kW 额定功率可输出的电量`]);
+    }
+    if (o.rtAt) {
+      const tol = this.options.meterToleranceUnits;
+      const since = Math.max(0, (end ?? now) - o.rtAt);
+      const more = Math.ceil((kw * since) / 360);
+      const diff = r.totalEnergy - o.rtEnergy;
+      if (diff < -tol || diff > tol + more) {
+        reasons.push([`record energy ${r.totalEnergy / 1e4} kWh, last realtime data said ${o.rtEnergy / 1e4} kWh`, `交易记录电量 ${r.totalEnergy / 1e4} kWh,最后实时数据为 ${o.rtEnergy / 1e4} kWh`]);
+      }
+    }
+    if (reasons.length) {
+      this.raise('meterAnomaly', o, now, {
+        reason: reasons.map((x) => x[0]).join('; '), reasonZh: reasons.map((x) => x[1]).join(';'),
+        meterStart: r.meterStart, meterEnd: r.meterEnd, totalEnergy: r.totalEnergy, realtimeEnergy: o.rtAt ? o.rtEnergy : null,
+      });
+    }
+  }
+
+  private raise(code: AlarmCode, o: { tradeNo: string; pileNo: string; gunNo: number }, now: number, details: Record<string, unknown>): void {
+    const key = alarmKey(code, o.tradeNo);
+    if (this.alarms.has(key)) return;
+    while (this.alarms.size >= this.options.maxAlarms) {
+      const oldest = this.alarms.values().next().value as Alarm;
+      this.clearAlarm(oldest.code, oldest.tradeNo, 'limit (maxAlarms)', now);
+    }
+    const a: Alarm = { code, pileNo: o.pileNo, gunNo: o.gunNo, tradeNo: o.tradeNo, since: now, acknowledged: false, details };
+    this.alarms.set(key, a);
+    this.journal?.append({ a });
+    this.maybeCompact();
+    this.emit('alarm', alarmPayload(a, true, this.options.offsetMinutes));
+  }
+
+  private clearAlarm(code: AlarmCode, tradeNo: string, reason: string, now: number): AlarmPayload | undefined {
+    const key = alarmKey(code, tradeNo);
+    const a = this.alarms.get(key);
+    if (!a) return undefined;
+    this.alarms.delete(key);
+    this.journal?.append({ c: key });
+    const p = alarmPayload(a, false, this.options.offsetMinutes, { at: now, reason });
+    this.emit('alarm', p);
+    return p;
+  }
+
+  private setOnline(pileNo: string, now: number): void {
+    this.offline.delete(pileNo);
+    this.online.set(pileNo, now);
+  }
+
+  /** One pass over the open orders: time-based alarms, expired requests. */
+  sweep(): void {
+    const now = this.options.now();
+    const op = this.options;
+    for (const o of [...this.orders.values()]) {
+      const onlineSince = this.online.get(o.pileNo);
+      const offlineSince = onlineSince === undefined ? (this.offline.get(o.pileNo) ?? this.loadedAt) : undefined;
+      switch (o.state) {
+        case 'requested':
+          if (now - o.at[RANK.requested] > op.requestExpiryMs) this.closeOrder(o, 'noAnswer', now);
+          break;
+        case 'started':
+          if (now - o.at[RANK.started] > op.startNotConfirmedMs) this.raise('startNotConfirmed', o, now, { thresholdMs: op.startNotConfirmedMs });
+          break;
+        case 'charging':
+        case 'stopping':
+          if (onlineSince !== undefined && now - Math.max(o.rtAt, o.at[RANK.charging], onlineSince) > op.realtimeSilentMs) {
+            this.raise('realtimeSilent', o, now, { thresholdMs: op.realtimeSilentMs, lastRealtime: o.rtAt || null });
+          }
+          break;
+        case 'ended':
+          if (onlineSince !== undefined && now - Math.max(o.at[RANK.ended], onlineSince) > op.recordMissingMs) {
+            this.raise('recordMissing', o, now, { thresholdMs: op.recordMissingMs });
+          }
+          break;
+        case 'recorded': {
+          const age = now - o.at[RANK.recorded];
+          if (age > op.recordUnconfirmedMs || o.resends >= op.recordUnconfirmedResends) {
+            this.raise('recordUnconfirmed', o, now, { ageMs: age, resends: o.resends, thresholdMs: op.recordUnconfirmedMs, thresholdResends: op.recordUnconfirmedResends });
+          }
+          break;
+        }
+        default:
+      }
+      if (offlineSince !== undefined && RANK[o.state] >= RANK.started && RANK[o.state] <= RANK.stopping && now - offlineSince >= op.offlineWhileChargingMs) {
+        this.raise('offlineWhileCharging', o, now, { offlineSince: new Date(offlineSince).toISOString(), thresholdMs: op.offlineWhileChargingMs });
+      }
+    }
+  }
+
+  private problem(e: YkcError): void {
+    if (this.listenerCount('problem')) this.emit('problem', e);
+  }
+}
+
+function gunKey(pileNo: string, gunNo: number): string {
+  return `${pileNo}:${gunNo}`;
+}
+
+function RANK_STARTED(o: Order): boolean {
+  return !!(o.at[RANK.started] || o.at[RANK.charging] || o.record);
+}
+
+function wallMs(v: string | null, offsetMinutes: number): number | null {
+  if (!v) return null;
+  const t = parseWallTime(v.replace(/ SU$/, ''));
+  return t ? instantOf(t, offsetMinutes).getTime() : null;
+}

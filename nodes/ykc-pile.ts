@@ -9,7 +9,7 @@
  * place, keeping its meter readings, billing model and offline cards, and waits for "connect".
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow, NodeStatus } from 'node-red';
-import { DecodedFrame, YkcError, YkcErrorCode } from '../src/protocol';
+import { DecodedFrame, maskedHex, maskFrame, YkcError, YkcErrorCode } from '../src/protocol';
 import type { Tariff } from '../src/billing/tariff';
 import { CardOutcome, CarOptions, normCard, PileFaults, PileOtaEvent, PileRecordEvent, PileSessionEvent, PileSnapshot, VirtualPile, VirtualPileOptions } from '../src/simulator';
 import { catalogueDescriber, ErrorThrottle, NodeError, toNodeError } from './shared/errors';
@@ -206,13 +206,15 @@ export = function (RED: NodeAPI): void {
 
     // ---- the pile's events → messages -----------------------------------------------------------
 
-    function frameOut(direction: 'sent' | 'received', f: DecodedFrame, raw: Buffer): void {
-      if (!withHeartbeats && HEARTBEATS.has(f.type)) return;
+    function frameOut(direction: 'sent' | 'received', frame: DecodedFrame, raw: Buffer): void {
+      if (!withHeartbeats && HEARTBEATS.has(frame.type)) return;
+      // The OTA FTP password a platform sends never reaches a message (src/protocol/secrets.ts).
+      const f = maskFrame(frame);
       const body = f.body;
       const ykc: Record<string, unknown> = { pileNo, type: f.type, name: f.name, seq: f.seq, direction };
       if (typeof body.gunNo === 'number') ykc.gunNo = body.gunNo;
       if (typeof body.tradeNo === 'string') ykc.tradeNo = body.tradeNo;
-      if (withRaw) ykc.raw = raw.toString('hex').toUpperCase();
+      if (withRaw) ykc.raw = maskedHex(raw);
       node.send([{ topic: `ykc-pile/${pileNo}/${direction}/${f.name}`, payload: body, ykc } as NodeMessage, null]);
     }
 

@@ -19,7 +19,7 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow, NodeStatus } from 'node-red';
 import type { YkcServer } from '../../src/gateway';
-import { Body, decodeFrame, DecodedFrame, encodeFrame, isYkcError, schemaForType, WallTime, wallTimeOf, YkcError } from '../../src/protocol';
+import { Body, decodeFrame, DecodedFrame, encodeFrame, isYkcError, maskFrame, schemaForType, WallTime, wallTimeOf, YkcError } from '../../src/protocol';
 import { catalogueDescriber, CodeDescriber, NodeError, toNodeError } from './errors';
 import { YkcServerNode } from './server-node';
 
@@ -298,7 +298,7 @@ export function checkFrame(type: number, body: Body, seq?: number): Buffer {
 
 /** The body as the pile will read it (with enumeration names), for frames nothing answers. */
 export function asDecoded(type: number, body: Body): Record<string, unknown> {
-  return decodeFrame(checkFrame(type, body)).body;
+  return maskFrame(decodeFrame(checkFrame(type, body))).body;
 }
 
 /** Sends one frame and judges the pile's reply. */

@@ -8,7 +8,7 @@ import { EventEmitter } from 'events';
 import * as net from 'net';
 import { Duplex } from 'stream';
 import {
-  CrcOrder, decodeFrameAt, DecodedFrame, FrameInput, schemaForName, schemaForType, typeHex, wallTimeOf, formatWallTime, YkcError,
+  CrcOrder, decodeFrameAt, DecodedFrame, hasSecrets, maskedHex, maskFrame, FrameInput, schemaForName, schemaForType, typeHex, wallTimeOf, formatWallTime, YkcError,
 } from '../protocol';
 import type { TariffBody } from '../billing/tariff';
 export type { TariffBody };
@@ -449,7 +449,8 @@ export class YkcServer extends EventEmitter<ServerEvents> {
     if (this.listenerCount('sent') > 0) {
       this.emit('sent', {
         sessionId: s.id, pileNo: s.pileNo, remote: s.remote, loggedIn: s.state === 'online', version: s.version,
-        frame: decodeFrameAt(buf, 0, buf.length), receivedAt: Date.now(), ...(this.includeRaw ? { raw: buf.toString('hex').toUpperCase() } : {}),
+        // Secrets (the OTA FTP password) never leave in reports: src/protocol/secrets.ts.
+        frame: maskFrame(decodeFrameAt(buf, 0, buf.length)), receivedAt: Date.now(), ...(this.includeRaw ? { raw: maskedHex(buf) } : {}),
       });
     }
   }
@@ -647,7 +648,7 @@ export class YkcServer extends EventEmitter<ServerEvents> {
     } catch (e) {
       this.counters.decodeErrors++;
       const err = e instanceof YkcError ? e : new YkcError('YKC_FIELD', String(e));
-      this.problem(err, s, { frameHex: buf.toString('hex').toUpperCase() });
+      this.problem(err, s, { frameHex: maskedHex(buf) });
       return;
     }
     this.counters.framesIn++;
@@ -699,7 +700,8 @@ export class YkcServer extends EventEmitter<ServerEvents> {
       frame: f,
       receivedAt,
     };
-    if (this.includeRaw) ev.raw = buf.toString('hex').toUpperCase();
+    if (this.includeRaw) ev.raw = maskedHex(buf);
+    if (hasSecrets(f.type)) ev.frame = maskFrame(f);
     // Records of logged-in piles are emitted as 'record' once their confirmation path is known.
     if (!(ev.loggedIn && (f.type === 0x3b || f.type === 0x3d))) this.emit('frame', ev);
     return ev;

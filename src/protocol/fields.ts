@@ -32,6 +32,8 @@ export interface Field {
    * builds the body as a single object literal (schema.ts). Must give exactly what decode() gives.
    */
   gen?(b: string, at: OffsetExpr, scope: GenScope): DecodeGen;
+  /** A secret (the OTA FTP password): masked wherever the gateway reports frames (secrets.ts). */
+  secret?: boolean;
 }
 
 // ---- code generation for the compiled decoders ------------------------------------------------
@@ -259,6 +261,9 @@ export function reserved(name: string, width: number): Field {
   };
 }
 
+/** What a secret field shows instead of its value (fixed, so its length is not told either). */
+export const SECRET_MASK = '******';
+
 // ---- ASCII -----------------------------------------------------------------------------------
 
 function trimNuls(s: string): string {
@@ -287,11 +292,14 @@ function asciiReversedAt(b: Buffer, o: number, w: number): string {
  * Text padded with NULs. Decoding drops trailing NULs only and maps bytes 1:1 (latin1), so any
  * content round-trips. `reversed` is for the VIN of 0x31/0xA1, which the pile sends back to front.
  */
-export function ascii(name: string, width: number, opts: { reversed?: boolean; doc?: Partial<FieldDoc> } = {}): Field {
+export function ascii(name: string, width: number, opts: { reversed?: boolean; secret?: boolean; doc?: Partial<FieldDoc> } = {}): Field {
   const reversed = !!opts.reversed;
+  // A secret's errors name the field, never its value.
+  const shown = (v: unknown): unknown => (opts.secret ? SECRET_MASK : v);
   return {
     name,
     width,
+    ...(opts.secret ? { secret: true } : {}),
     doc: { enc: `ASCII ${width}${reversed ? ' (byte-reversed)' : ''}`, ...opts.doc },
     decode(b, o, out) {
       out[name] = reversed ? asciiReversedAt(b, o, width) : asciiAt(b, o, width);
@@ -304,11 +312,11 @@ export function ascii(name: string, width: number, opts: { reversed?: boolean; d
     },
     encode(b, o, body, ctx) {
       const v = body[name] ?? '';
-      if (typeof v !== 'string') throw fieldError(ctx, name, v, 'must be a string');
-      if (v.length > width) throw fieldError(ctx, name, v, `is longer than ${width} characters`);
+      if (typeof v !== 'string') throw fieldError(ctx, name, shown(v), 'must be a string');
+      if (v.length > width) throw fieldError(ctx, name, shown(v), `is longer than ${width} characters`);
       for (let i = 0; i < width; i++) {
         const c = i < v.length ? v.charCodeAt(i) : 0;
-        if (c > 0xff) throw fieldError(ctx, name, v, 'must be ASCII text');
+        if (c > 0xff) throw fieldError(ctx, name, shown(v), 'must be ASCII text');
         b[reversed ? o + width - 1 - i : o + i] = c;
       }
     },

@@ -7,3 +7,4 @@ export * from './schema';
 export * from './frame';
 export * from './splitter';
 export { ALL_FRAMES, schemaForName, schemaForType } from './frames';
+export * from './secrets';

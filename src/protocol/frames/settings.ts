@@ -67,7 +67,7 @@ export const settingFrames = [
       ascii('ftpHost', 16),
       uint('ftpPort', 2),
       ascii('ftpUser', 16),
-      ascii('ftpPassword', 16, { doc: { values: 'sent in clear text' } }),
+      ascii('ftpPassword', 16, { secret: true, doc: { values: 'sent in clear text; masked in reports' } }),
       ascii('ftpPath', 32),
       enumeration('runWhen', 1, RUN_WHEN),
       uint('timeoutMinutes', 1, { unit: 'min' }),

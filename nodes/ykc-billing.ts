@@ -4,11 +4,13 @@
  * and the audit of the pile's own figures (src/billing/audit.ts).
  *
  * The tariff is the first of: msg.tariff (a decoded 0x58 body, or the friendlier shape Tariff.from
- * takes), the node's own (form or JSON), the one the selected ykc-server holds for the pile. Two
+ * takes), the node's own (form or JSON), the one the selected ykc-server says was in force when the
+ * record's session started (the pile's tariff history, else its current tariff for the pile;
+ * docs/billing.md "Tariff in force"). audit.tariff says which one was used. Two
  * outputs — audit ok / audit failed — so a flow routes on the audit without a function node.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow, NodeStatus } from 'node-red';
-import { AuditOptions, billRecord, Tariff } from '../src/billing';
+import { AuditOptions, AuditTariff, billRecord, Tariff } from '../src/billing';
 import { YkcError } from '../src/protocol';
 import { catalogueDescriber, NodeError, toNodeError } from './shared/errors';
 import type { YkcServerNode } from './shared/server-node';
@@ -106,13 +108,22 @@ export = function (RED: NodeAPI): void {
     const clockTol = num(config.clockTolerance);
     if (clockTol !== undefined && clockTol >= 0) auditOpts.clockToleranceMinutes = clockTol;
 
-    function tariffFor(msg: NodeMessage, pileNo: unknown): { tariff: Tariff; source: TariffSource } {
-      if (msg.tariff !== undefined && msg.tariff !== null) return { tariff: Tariff.from(msg.tariff), source: 'msg' };
+    type Chosen = { tariff: Tariff; source: TariffSource; info: Omit<Partial<AuditTariff>, 'modelCode'> };
+    function tariffFor(msg: NodeMessage, pileNo: unknown, record: Record<string, unknown>): Chosen {
+      if (msg.tariff !== undefined && msg.tariff !== null) return { tariff: Tariff.from(msg.tariff), source: 'msg', info: { source: 'msg' } };
       if (configError) throw configError;
-      if (own) return { tariff: own, source: 'node' };
+      if (own) return { tariff: own, source: 'node', info: { source: 'node' } };
       const gw = server?.gateway;
-      const held = gw && typeof pileNo === 'string' ? gw.tariffFor(pileNo) : null;
-      if (held) return { tariff: Tariff.fromBody(held as unknown as Record<string, unknown>), source: 'server' };
+      const held = gw && typeof pileNo === 'string' ? gw.sessionTariff(pileNo, record) : null;
+      if (held) {
+        const info: Chosen['info'] = { source: held.source, since: held.since };
+        if (held.via) info.via = held.via;
+        if (held.sessionStart) {
+          info.sessionStart = held.sessionStart.at;
+          info.sessionStartBasis = held.sessionStart.basis;
+        }
+        return { tariff: Tariff.fromBody(held.tariff as unknown as Record<string, unknown>), source: 'server', info };
+      }
       const where = config.server ? (gw ? 'the selected ykc-server holds none for it' : 'the selected ykc-server is not running') : 'no ykc-server is selected';
       throw new YkcError('YKC_TARIFF', `no tariff for pile ${String(pileNo ?? '?')}: msg.tariff is not set, the node has no tariff of its own and ${where}`, { pileNo });
     }
@@ -128,9 +139,9 @@ export = function (RED: NodeAPI): void {
         if (ykc.gunNo === undefined && typeof record.gunNo === 'number') ykc.gunNo = record.gunNo;
         msg.ykc = ykc;
         const pileNo = typeof record.pileNo === 'string' ? record.pileNo : ykc.pileNo;
-        const { tariff, source } = tariffFor(msg, pileNo);
+        const { tariff, source, info } = tariffFor(msg, pileNo, record);
         const offset = server?.gateway?.options.utcOffsetMinutes;
-        const { bill, numbers, audit } = billRecord(record, tariff, { ...auditOpts, now: Date.now(), ...(offset !== undefined ? { offsetMinutes: offset } : {}) });
+        const { bill, numbers, audit } = billRecord(record, tariff, { ...auditOpts, now: Date.now(), tariffInfo: info, ...(offset !== undefined ? { offsetMinutes: offset } : {}) });
         // A new payload object: the record body may be shared with other flows (several ykc-in nodes).
         msg.payload = { ...(frame ?? record), bill: { ...numbers, tariffSource: source, units: bill }, audit };
         const amount = numbers.totalAmount.toFixed(4);

@@ -50,11 +50,27 @@ export interface AuditInconsistency {
   severity: 'error' | 'warning';
 }
 
+/** Which tariff an audit judged the record against, and where it came from. */
+export interface AuditTariff {
+  modelCode: string;
+  /** When the pile took it (gateway clock, epoch ms), when known (a tariff from the pile's history). */
+  since: number | null;
+  /** Where the caller got it: ykc-billing says 'msg', 'node', 'history' or 'server'; 'given' when not told. */
+  source: string;
+  /** How the pile took it: '0x58' push, '0x0A' answer to its request, '0x05' check "same". */
+  via?: string;
+  /** The session start the tariff was looked up at (epoch ms) and how it was found. */
+  sessionStart?: number;
+  sessionStartBasis?: 'firstFrame' | 'startTime';
+}
+
 export interface AuditResult {
   /** No mismatches and no error-severity inconsistencies. */
   ok: boolean;
   mismatches: AuditMismatch[];
   inconsistencies: AuditInconsistency[];
+  /** The tariff used (its model code) and its provenance (AuditOptions.tariffInfo). */
+  tariff: AuditTariff;
 }
 
 export interface AuditOptions extends TimeOptions {
@@ -73,6 +89,8 @@ export interface AuditOptions extends TimeOptions {
   clockToleranceMinutes?: number;
   /** When given, times more than 10 minutes after it are reported. */
   now?: number | string | Date;
+  /** Provenance of the tariff, copied into AuditResult.tariff (the model code comes from the tariff itself). */
+  tariffInfo?: Omit<Partial<AuditTariff>, 'modelCode'>;
 }
 
 const BASE_LEVELS = LEVEL_NAMES;
@@ -268,7 +286,12 @@ export function auditRecord(record: Record<string, unknown>, tariffInput: Tariff
     );
   }
 
-  return { ok: mismatches.length === 0 && !inconsistencies.some((i) => i.severity === 'error'), mismatches, inconsistencies };
+  const info = opts.tariffInfo ?? {};
+  const used: AuditTariff = { modelCode: tariff.modelCode, since: info.since ?? null, source: info.source ?? 'given' };
+  if (info.via !== undefined) used.via = info.via;
+  if (info.sessionStart !== undefined) used.sessionStart = info.sessionStart;
+  if (info.sessionStartBasis !== undefined) used.sessionStartBasis = info.sessionStartBasis;
+  return { ok: mismatches.length === 0 && !inconsistencies.some((i) => i.severity === 'error'), mismatches, inconsistencies, tariff: used };
 }
 
 export interface RecordBill {

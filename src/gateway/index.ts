@@ -4,3 +4,4 @@ export * from './records';
 export * from './gun-state';
 export * from './server';
 export * from './metrics';
+export * from './tariff-history';

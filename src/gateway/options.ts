@@ -46,8 +46,19 @@ export interface GatewayOptions {
   acceptHiFirstCrc: boolean;
   /** 'spec': always send low byte first; 'learned': answer each pile in the order it uses. */
   replyCrcOrder: 'spec' | 'learned';
-  /** Minutes east of UTC for the time we send (China: +480). */
+  /** Minutes east of UTC for the time we send (China: +480); also how a record's start time is read when finding its tariff. */
   utcOffsetMinutes: number;
+
+  /** The models each pile took, and when (tariff in force, docs/billing.md): kept in this file across restarts; null = memory only. */
+  tariffHistoryFile: string | null;
+  /** Models kept per pile. */
+  tariffHistoryPerPile: number;
+  /** Models taken longer ago are dropped, except the one in force then. */
+  tariffHistoryMaxAgeMs: number;
+  /** Piles with a tariff history; beyond it the pile least recently changed is dropped. */
+  tariffHistoryPiles: number;
+  /** Trade numbers per pile whose first frame (the session's start on the gateway clock) is remembered. */
+  tradeStartsPerPile: number;
 }
 
 export const DEFAULT_OPTIONS: GatewayOptions = {
@@ -74,6 +85,11 @@ export const DEFAULT_OPTIONS: GatewayOptions = {
   acceptHiFirstCrc: true,
   replyCrcOrder: 'spec',
   utcOffsetMinutes: 480,
+  tariffHistoryFile: null,
+  tariffHistoryPerPile: 16,
+  tariffHistoryMaxAgeMs: 31 * 24 * 3600_000,
+  tariffHistoryPiles: 50_000,
+  tradeStartsPerPile: 32,
 };
 
 export function resolveOptions(partial: Partial<GatewayOptions> = {}): GatewayOptions {

@@ -17,6 +17,7 @@ import { LatencyWindow, MetricsSnapshot } from './metrics';
 import { GatewayOptions, resolveOptions } from './options';
 import { Arrival, RecordBook, RecordJournal } from './records';
 import { PileSession, SessionInfo } from './session';
+import { SessionStart, TariffEntry, TariffHistory } from './tariff-history';
 
 export interface FrameEvent {
   sessionId: number;
@@ -94,6 +95,8 @@ interface PendingRequest {
   seq: number;
   keyField: string | null;
   keyValue: unknown;
+  /** The command's body: a 0x57 ok says the pile took the 0x58 body sent. */
+  body: Record<string, unknown> | undefined;
   sentAt: number;
   timer: NodeJS.Timeout;
   resolve(f: DecodedFrame): void;
@@ -105,6 +108,18 @@ const CLOSE_BATCH = 100;
 
 /** Which reply field identifies the request when the pile does not echo the sequence bytes. */
 const REPLY_KEY: Record<number, string> = { 0x33: 'tradeNo', 0xa3: 'tradeNo', 0x35: 'gunNo', 0x13: 'gunNo', 0x63: 'gunNo' };
+
+/** The tariff a record's session ran under (sessionTariff): from the pile's history, or the gateway's current one. */
+export interface SessionTariff {
+  tariff: TariffBody;
+  /** 'history': the model the pile had taken when the session started; 'server': none known then, the gateway's current one. */
+  source: 'history' | 'server';
+  /** When the pile took it (gateway clock, epoch ms); null for 'server'. */
+  since: number | null;
+  via: TariffEntry['via'] | null;
+  /** The session's start as found, or null when neither its first frame nor its start time is known. */
+  sessionStart: SessionStart | null;
+}
 
 export interface Counters {
   connections: number;
@@ -165,6 +180,8 @@ export class YkcServer extends EventEmitter<ServerEvents> {
   readonly counters = newCounters();
   readonly records: RecordBook;
   readonly gunStates: GunStateTracker;
+  /** Per pile, the models it took and when; when each trade number was first seen (docs/billing.md "Tariff in force"). */
+  readonly tariffHistory: TariffHistory;
   /** Include frame bytes (hex) in frame events. */
   includeRaw = false;
   /** Set by a cluster (src/cluster): where requests for piles held by other instances go. */
@@ -197,6 +214,16 @@ export class YkcServer extends EventEmitter<ServerEvents> {
     }
     this.records = new RecordBook(this.options.confirmedMemory, journal);
     this.gunStates = new GunStateTracker((c) => this.emit('gunState', c));
+    const o = this.options;
+    this.tariffHistory = new TariffHistory(
+      { perPile: o.tariffHistoryPerPile, maxAgeMs: o.tariffHistoryMaxAgeMs, piles: o.tariffHistoryPiles, tradesPerPile: o.tradeStartsPerPile },
+      o.tariffHistoryFile,
+    );
+    this.tariffHistory.onError = (e) => this.problem(e);
+    // A file set aside at load is reported once the owner had a chance to listen (after this constructor).
+    setImmediate(() => {
+      for (const e of this.tariffHistory.takeLoadProblems()) this.problem(e);
+    });
     this.sweepTimer = setInterval(() => this.sweep(), Math.min(1000, Math.max(50, this.options.heartbeatPeriodMs / 10)));
     this.sweepTimer.unref?.();
   }
@@ -300,6 +327,7 @@ export class YkcServer extends EventEmitter<ServerEvents> {
     this.toClose.clear();
     for (const s of [...this.sessions]) s.close('server closing');
     this.records.close();
+    this.tariffHistory.close();
     await closed;
     this.emit('close');
   }
@@ -365,6 +393,24 @@ export class YkcServer extends EventEmitter<ServerEvents> {
     return this.tariffs.get(pileNo) ?? this.defaultTariff;
   }
 
+  /** The model the pile had taken at `at` (epoch ms, gateway clock), from its history; null when none is known. */
+  tariffInForce(pileNo: string, at: number): TariffEntry | null {
+    return this.tariffHistory.inForce(pileNo, at);
+  }
+
+  /**
+   * The tariff a decoded record's session ran under: the model in force at the session's start (first
+   * frame of its trade number, else its start time read at utcOffsetMinutes), else the gateway's current
+   * tariff for the pile; null when there is neither.
+   */
+  sessionTariff(pileNo: string, record: Record<string, unknown>): SessionTariff | null {
+    const start = this.tariffHistory.sessionStart(pileNo, record, this.options.utcOffsetMinutes);
+    const e = start ? this.tariffHistory.inForce(pileNo, start.at) : null;
+    if (e) return { tariff: e.tariff, source: 'history', since: e.since, via: e.via, sessionStart: start };
+    const t = this.tariffFor(pileNo);
+    return t ? { tariff: t, source: 'server', since: null, via: null, sessionStart: start } : null;
+  }
+
   // ---- sending -------------------------------------------------------------------------------
 
   /** Sends a frame we originate (our own sequence number). Returns the sequence used. */
@@ -416,7 +462,7 @@ export class YkcServer extends EventEmitter<ServerEvents> {
     const timeoutMs = opts.timeoutMs ?? this.options.requestTimeoutMs;
     return new Promise<DecodedFrame | null>((resolve, reject) => {
       const p: PendingRequest = {
-        session, replyType, seq, keyField, keyValue, sentAt: Date.now(), resolve, reject,
+        session, replyType, seq, keyField, keyValue, body: frame.body as Record<string, unknown> | undefined, sentAt: Date.now(), resolve, reject,
         timer: setTimeout(() => {
           this.dropRequest(p);
           this.counters.commandTimeouts++;
@@ -682,6 +728,7 @@ export class YkcServer extends EventEmitter<ServerEvents> {
     const ev = this.emitFrame(s, f, buf, receivedAt);
     this.gunStates.onFrame(s.pileNo!, f);
     const pending = this.matchRequest(s, f);
+    this.tariffHook(s.pileNo!, f, pending, receivedAt);
     if (pending) {
       this.dropRequest(pending);
       this.commandLatency.add(receivedAt - pending.sentAt);
@@ -707,6 +754,15 @@ export class YkcServer extends EventEmitter<ServerEvents> {
     return ev;
   }
 
+  /** Tariff in force: a 0x57 ok to our 0x58 enters the history; any frame naming a trade number dates its session. */
+  private tariffHook(pileNo: string, f: DecodedFrame, pending: PendingRequest | undefined, at: number): void {
+    if (f.type === 0x57) {
+      if (pending?.body && f.body.result === 1) this.tariffHistory.accepted(pileNo, pending.body as unknown as TariffBody, at, '0x58');
+    } else if (typeof f.body.tradeNo === 'string' && f.type !== 0x3b && f.type !== 0x3d) {
+      this.tariffHistory.tradeSeen(pileNo, f.body.tradeNo, at);
+    }
+  }
+
   private autoReply(s: PileSession, f: DecodedFrame, ev: FrameEvent): void {
     const o = this.options;
     const pileNo = s.pileNo!;
@@ -724,6 +780,7 @@ export class YkcServer extends EventEmitter<ServerEvents> {
         }
         const same = String(t.modelCode) === s.modelCode;
         this.write(s, { type: 0x06, seq: f.seq, body: { pileNo, modelCode: f.body.modelCode, result: same ? 0 : 1 } });
+        if (same) this.tariffHistory.holds(pileNo, t, Date.now());
         return;
       }
       case 0x09: {
@@ -735,6 +792,7 @@ export class YkcServer extends EventEmitter<ServerEvents> {
         }
         try {
           this.write(s, { type: 0x0a, seq: f.seq, body: { ...t, pileNo } });
+          this.tariffHistory.accepted(pileNo, t, Date.now(), '0x0A');
         } catch (e) {
           this.problem(e instanceof YkcError ? e : new YkcError('YKC_TARIFF', String(e)), s);
         }

@@ -115,7 +115,7 @@ describe('nodes: ykc-billing', function () {
     should(bill.levels[3]).containEql({ name: 'valley', zh: '谷', elecPrice: 0.5, servicePrice: 0.39, unitPrice: 0.89, energy: 3.0067, amount: 2.6759, elecFee: 1.5033, serviceFee: 1.1726 });
     for (const l of bill.levels.slice(0, 3)) should(l).containEql({ energy: 0, amount: 0, elecFee: 0, serviceFee: 0 });
     should(bill.units).containEql({ totalAmount: 26759, totalElecFee: 15033, totalServiceFee: 11726, totalEnergy: 30067 });
-    should(msg.payload.audit).eql({ ok: true, mismatches: [], inconsistencies: [] });
+    should(msg.payload.audit).eql({ ok: true, mismatches: [], inconsistencies: [], tariff: { modelCode: '0062', since: null, source: 'msg' } });
     // The record's own fields are kept; the trade number is copied to msg.ykc for nodes after a database write.
     should(msg.payload).containEql({ tradeNo: rec.tradeNo, totalAmount: 2.6759, valleyEnergy: 3.0067 });
     should(msg.ykc).containEql({ pileNo: REAL_PILE, tradeNo: '18220000000155021673797553635328', type: 0x3b });

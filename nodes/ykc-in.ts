@@ -3,6 +3,7 @@
  * (docs/architecture.md §2), filtered by pile and by frame group or type.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import type { RemoteEvent } from '../src/cluster';
 import type { FrameEvent, GunStateChange, LoginEvent, LoginRequestEvent, ProblemEvent, RecordEvent, SessionEvent } from '../src/gateway';
 import { DEFAULT_GROUPS, GROUPS, parseTypes } from './shared/in-filters';
 import { frameMsg, YkcServerNode } from './shared/server-node';
@@ -14,6 +15,8 @@ interface YkcInDef extends NodeDef {
   types?: string;
   raw?: boolean;
   metricsInterval?: string | number;
+  /** "local" (default): this instance's piles; "cluster": every instance's (docs/cluster.md). */
+  scope?: 'local' | 'cluster';
 }
 
 export = function (RED: NodeAPI): void {
@@ -35,7 +38,15 @@ export = function (RED: NodeAPI): void {
     const includeRaw = !!config.raw;
     const pileOk = (p: string | null | undefined) => piles.size === 0 || (!!p && piles.has(p));
 
-    const send = (msg: NodeMessage) => node.send(msg);
+    const wholeCluster = config.scope === 'cluster';
+    /** The instance whose event is being relayed (set only while onRemote runs a handler). */
+    let via: string | null = null;
+    /** In cluster mode every msg says which instance holds its pile. */
+    const send = (msg: NodeMessage) => {
+      const y = (msg as { ykc?: Record<string, unknown> }).ykc;
+      if (wholeCluster && y) y.instance = via ?? server.cluster?.id ?? null;
+      node.send(msg);
+    };
 
     const onFrame = (ev: FrameEvent) => {
       if (ev.frame.type === 0x01 || !wanted.has(ev.frame.type) || !pileOk(ev.pileNo)) return;
@@ -72,6 +83,23 @@ export = function (RED: NodeAPI): void {
       send({ topic: `ykc/${p.pileNo ?? ''}/problem`, payload: p, ykc: { pileNo: p.pileNo, name: 'problem' } } as NodeMessage);
     };
 
+    /** Another instance's event, as the same msg a local one gives (plus ykc.instance). */
+    const onRemote = (e: RemoteEvent) => {
+      const ev = e.event as unknown as FrameEvent & RecordEvent & SessionEvent & { version: string | null };
+      const relay = (fn: () => void) => {
+        via = e.instance;
+        try {
+          fn();
+        } finally {
+          via = null;
+        }
+      };
+      if (e.kind === 'frame' && ev.frame) relay(() => onFrame(ev));
+      else if (e.kind === 'record' && ev.frame && groups.has('records')) relay(() => onRecord(ev));
+      else if (e.kind === 'online' && groups.has('session')) relay(() => onOnline(ev));
+      else if (e.kind === 'offline' && groups.has('session')) relay(() => onOffline(ev));
+    };
+
     let metricsTimer: NodeJS.Timeout | null = null;
     const attach = () => {
       const gw = server.gateway;
@@ -88,6 +116,7 @@ export = function (RED: NodeAPI): void {
       if (groups.has('problems')) gw.on('problem', onProblem);
       if (groups.has('sent')) gw.on('sent', onSent);
       if (includeRaw) gw.includeRaw = true;
+      if (wholeCluster) server.clusterEvents(onRemote, true);
       if (groups.has('metrics')) {
         metricsTimer = setInterval(() => {
           const g = server.gateway;
@@ -112,6 +141,7 @@ export = function (RED: NodeAPI): void {
         gw.off('problem', onProblem);
         gw.off('sent', onSent);
       }
+      if (wholeCluster) server.clusterEvents(onRemote, false);
       server.deregister(node, done);
     });
   }

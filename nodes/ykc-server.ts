@@ -10,9 +10,10 @@ import type { TariffBody } from '../src/billing';
 import { YkcError } from '../src/protocol';
 import { ErrorThrottle } from './shared/errors';
 import { LISTEN_RETRY_MAX_MS, ListenFailure, ListenLoop } from './shared/listen-retry';
+import { ClusterDef, clusterGlue } from './shared/cluster-glue';
 import { YkcServerNode } from './shared/server-node';
 
-interface YkcServerDef extends NodeDef {
+interface YkcServerDef extends NodeDef, ClusterDef {
   host?: string;
   port?: string | number;
   loginPolicy?: GatewayOptions['loginPolicy'];
@@ -131,6 +132,7 @@ export = function (RED: NodeAPI): void {
       return typeof text === 'string' && text !== '' && !text.endsWith(`listenCause.${code}`) ? text : code;
     };
     let listenLoop: ListenLoop | null = null;
+    const cluster = clusterGlue(RED, node, config, (e) => report(e));
 
     let options: Partial<GatewayOptions>;
     let defaultTariff: TariffBody | null = null;
@@ -188,6 +190,7 @@ export = function (RED: NodeAPI): void {
           listening = true;
           listenFailure = null;
           node.log(RED._(afterFailures ? 'ykc-server.log.listeningAfter' : 'ykc-server.log.listening', { host, port: String(node.port()), tries: String(afterFailures + 1) }));
+          cluster.start(gw);
           setStatus();
         },
       });
@@ -207,11 +210,12 @@ export = function (RED: NodeAPI): void {
       if (statusTimer) clearTimeout(statusTimer);
       const gw = node.gateway;
       node.gateway = null;
-      if (!gw) return done();
-      gw.close().then(
-        () => done(),
-        () => done(),
-      );
+      if (!gw) return void cluster.stop().then(() => done());
+      // Piles first (their claims are cleared while the broker session is still up), then the cluster.
+      gw.close()
+        .catch(() => {})
+        .then(() => cluster.stop())
+        .then(() => done());
     });
   }
 
@@ -229,6 +233,11 @@ export = function (RED: NodeAPI): void {
       res.status(404).json({ error: 'not found' });
       return;
     }
-    res.json(n.gateway.piles().map((p) => ({ pileNo: p.pileNo, remote: p.remote, version: p.version, pileType: p.pileType, gunCount: p.gunCount, guns: p.guns })));
+    const local = n.gateway.piles().map((p) => ({ pileNo: p.pileNo, remote: p.remote, version: p.version, pileType: p.pileType, gunCount: p.gunCount, guns: p.guns }));
+    if (!n.cluster) return void res.json(local);
+    // In a cluster: every instance's piles, each with the instance holding it.
+    const here = n.cluster.id;
+    const others = n.cluster.piles().filter((p) => !p.local).map((p) => ({ pileNo: p.pileNo, remote: p.remote, version: p.version, instance: p.instance }));
+    res.json([...local.map((p) => ({ ...p, instance: here })), ...others]);
   });
 };

@@ -432,10 +432,11 @@ export class CommandRunner {
     return this.checkPile(this.rawPile(msg));
   }
 
-  /** One pile, a list ("a,b" or an array) or "*" (every pile online now). */
+  /** One pile, a list ("a,b" or an array) or "*" (every pile online now, on every instance of a cluster). */
   piles(msg: NodeMessage): { piles: string[]; multi: boolean } {
     const raw = this.rawPile(msg);
-    if (raw === '*') return { piles: this.gateway().piles().map((p) => String(p.pileNo)), multi: true };
+    // In a cluster (docs/cluster.md) "*" also reaches the piles held by the other instances.
+    if (raw === '*') return { piles: this.gateway().onlinePileNumbers(), multi: true };
     if (Array.isArray(raw)) return { piles: [...new Set(raw.map((p) => this.checkPile(p)))], multi: true };
     if (typeof raw === 'string' && /[\s,;]/.test(raw.trim())) {
       return { piles: [...new Set(raw.split(/[\s,;]+/).filter(Boolean).map((p) => this.checkPile(p)))], multi: true };

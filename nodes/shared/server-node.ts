@@ -4,6 +4,7 @@
  */
 import type { Node, NodeMessage } from 'node-red';
 import type { FrameEvent, YkcServer } from '../../src/gateway';
+import type { RemoteEvent, YkcCluster } from '../../src/cluster';
 
 export interface YkcServerNode extends Node {
   /** The gateway; null when the node could not start (bad config, port busy). */
@@ -21,6 +22,10 @@ export interface YkcServerNode extends Node {
   deregister(node: Node, done: () => void): void;
   /** Bound TCP port (useful with port 0 in tests). */
   port(): number | null;
+  /** The cluster this gateway belongs to (docs/cluster.md); null without a broker or before it joined. */
+  cluster: YkcCluster | null;
+  /** ykc-in "whole cluster": receive (on) or stop receiving (off) the events of piles on other instances. */
+  clusterEvents(h: (e: RemoteEvent) => void, on: boolean): void;
 }
 
 /** The msg of a frame event (docs/architecture.md §2). */

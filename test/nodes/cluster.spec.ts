@@ -1,0 +1,109 @@
+/**
+ * The cluster in a real Node-RED runtime: two ykc-server config nodes (instances A and B) naming
+ * one core mqtt-broker config node (an in-process aedes broker), virtual piles over TCP on each.
+ * A ykc-tariff bound to B reaches the pile held by A, "*" reaches both, ykc-in "whole cluster" on
+ * B emits A's pile events with the holding instance, /ykc/servers/:id/piles lists the cluster.
+ */
+import should from 'should';
+import helper = require('node-red-node-test-helper');
+import { VirtualPile } from '../../src/simulator';
+import type { YkcServerNode } from '../../nodes/shared/server-node';
+import { Broker, startBroker, waitFor } from '../cluster/helpers';
+import { Collector, Msg } from './commands-harness';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const serverNode = require('../../nodes/ykc-server');
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const tariffNode = require('../../nodes/ykc-tariff');
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const inNode = require('../../nodes/ykc-in');
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const mqttNode = require('@node-red/nodes/core/network/10-mqtt.js');
+
+helper.init(require.resolve('node-red'));
+
+const PA = '32010200000401';
+const PB = '32010200000402';
+const MODEL = {
+  modelCode: '0100', sharpElecPrice: '1.2', sharpServicePrice: '0.8', peakElecPrice: '1.0', peakServicePrice: '0.8',
+  flatElecPrice: '0.7', flatServicePrice: '0.8', valleyElecPrice: '0.3', valleyServicePrice: '0.8', lossRatio: '0', slots: '1'.repeat(48),
+};
+
+describe('nodes: ykc-server in a cluster (mqtt-broker config node)', function () {
+  this.timeout(30_000);
+  let broker: Broker;
+  const piles: VirtualPile[] = [];
+
+  before(async () => {
+    broker = await startBroker();
+  });
+  after(async () => {
+    await broker.close();
+  });
+  afterEach(async () => {
+    await Promise.all(piles.splice(0).map((p) => p.close()));
+    await helper.unload();
+  });
+
+  const server = (id: string, instance: string) => ({ id, type: 'ykc-server', host: '127.0.0.1', port: 0, persist: false, broker: 'mb', cluster: 'site1/ykc', instance });
+  const flow = () => [
+    { id: 'tab', type: 'tab' },
+    { id: 'mb', type: 'mqtt-broker', broker: '127.0.0.1', port: broker.port, clientid: '', autoConnect: true, usetls: false, protocolVersion: '4', keepalive: '60', cleansession: true },
+    server('sA', 'A'),
+    server('sB', 'B'),
+    { id: 't1', z: 'tab', type: 'ykc-tariff', server: 'sB', pile: PA, pileType: 'str', ...MODEL, wires: [['ok'], ['no'], ['err']] },
+    { id: 'in1', z: 'tab', type: 'ykc-in', server: 'sB', scope: 'cluster', groups: ['session'], wires: [['ev']] },
+    { id: 'ok', z: 'tab', type: 'helper' },
+    { id: 'no', z: 'tab', type: 'helper' },
+    { id: 'err', z: 'tab', type: 'helper' },
+    { id: 'ev', z: 'tab', type: 'helper' },
+  ];
+
+  async function start() {
+    await helper.load([mqttNode, serverNode, tariffNode, inNode], flow());
+    const a = helper.getNode('sA') as unknown as YkcServerNode;
+    const b = helper.getNode('sB') as unknown as YkcServerNode;
+    await Promise.all([a.ready, b.ready]);
+    await waitFor(() => !!a.cluster?.connected() && !!b.cluster?.connected(), 'both instances joined');
+    await waitFor(() => !!a.cluster?.liveInstances().some((i) => i.instance === 'B' && i.events), 'A knows B wants events');
+    const out = { ok: new Collector(helper.getNode('ok')), no: new Collector(helper.getNode('no')), err: new Collector(helper.getNode('err')), ev: new Collector(helper.getNode('ev')) };
+    const pa = new VirtualPile({ port: a.port()!, pileNo: PA, seed: 1 });
+    const pb = new VirtualPile({ port: b.port()!, pileNo: PB, seed: 2 });
+    piles.push(pa, pb);
+    pa.connect();
+    pb.connect();
+    await Promise.all([pa.waitOnline(), pb.waitOnline()]);
+    await waitFor(() => b.cluster!.holder(PA) === 'A' && a.cluster!.holder(PB) === 'B', 'each sees the other’s pile');
+    return { a, b, pa, pb, out };
+  }
+
+  it('a command node on B reaches the pile held by A, with the same outputs; "*" reaches every pile of the cluster', async () => {
+    const { a, pa, pb, out } = await start();
+    helper.getNode('t1').receive({ payload: 1 });
+    const m: Msg = await out.ok.next(10_000, 'accepted');
+    should(m.payload).containEql({ pileNo: PA, result: 1 });
+    should(m.ykc).containEql({ outcome: 'accepted', modelCode: '0100', pileNo: PA });
+    should(pa.model?.modelCode).equal('0100');
+    should((a.gateway!.tariffFor(PA) as { modelCode?: string }).modelCode).equal('0100');
+
+    helper.getNode('t1').receive({ payload: { pileNo: '*', modelCode: '0200' } });
+    const both = [await out.ok.next(10_000, 'first of *'), await out.ok.next(10_000, 'second of *')];
+    should(both.map((x) => x.ykc.pileNo).sort()).eql([PA, PB]);
+    should([pa.model?.modelCode, pb.model?.modelCode]).eql(['0200', '0200']);
+
+    helper.getNode('t1').receive({ payload: { pileNo: '32010200000499' } });
+    const off: Msg = await out.err.next(10_000, 'offline');
+    should(off.ykc.error.code).equal('YKC_OFFLINE');
+  });
+
+  it('ykc-in "whole cluster" emits the other instance’s pile events with the holding instance; the piles API lists the cluster', async () => {
+    const { out } = await start();
+    await waitFor(() => {
+      const on = new Map(out.ev.msgs.filter((x) => x.topic.endsWith('/online')).map((x) => [x.ykc.pileNo, x.ykc.instance]));
+      return on.get(PA) === 'A' && on.get(PB) === 'B';
+    }, 'online of PA (from A, over the broker) and PB (local to B)');
+    const res = await helper.request().get('/ykc/servers/sB/piles').expect(200);
+    const rows = (res.body as Array<{ pileNo: string; instance: string }>).map((r) => [r.pileNo, r.instance]).sort();
+    should(rows).eql([[PA, 'A'], [PB, 'B']]);
+  });
+});

@@ -6,6 +6,7 @@
  */
 import should from 'should';
 import { Collector, Flow, helper, serverNode } from './commands-harness';
+import { freePort } from '../support/ports';
 import type { YkcServerNode } from '../../nodes/shared/server-node';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
@@ -16,6 +17,12 @@ const pileNode = require('../../nodes/ykc-pile');
 
 const PILE = '32010200000931';
 const SECRET = 'Fw-s3cr3t!';
+const TARIFF = {
+  modelCode: '0001',
+  sharpElecPrice: 1.2, sharpServicePrice: 0.6, peakElecPrice: 1, peakServicePrice: 0.6,
+  flatElecPrice: 0.8, flatServicePrice: 0.5, valleyElecPrice: 0.4, valleyServicePrice: 0.4,
+  lossRatio: 0, slots: new Array(48).fill(2),
+};
 const SECRET_HEX = Buffer.from(SECRET, 'latin1').toString('hex');
 
 describe('nodes: the OTA FTP password is masked in every message (issue 11.7)', function () {
@@ -23,11 +30,14 @@ describe('nodes: the OTA FTP password is masked in every message (issue 11.7)', 
   afterEach(() => helper.unload());
 
   it('ykc-in sent + raw, ykc-pile received + raw and ykc-ota outputs show "******"', async () => {
+    // The virtual pile really fetches the firmware (src/simulator/ota.ts): a closed port makes it answer
+    // "download timed out" (3) at once.
+    const closedPort = await freePort();
     const flow: Flow = [
       { id: 't1', type: 'tab', label: 'secrets' },
-      { id: 's1', type: 'ykc-server', host: '127.0.0.1', port: 0, autoTimeSync: false, persist: false },
+      { id: 's1', type: 'ykc-server', host: '127.0.0.1', port: 0, autoTimeSync: false, persist: false, tariff: JSON.stringify(TARIFF) },
       {
-        id: 'cmd', type: 'ykc-ota', z: 't1', server: 's1', pile: PILE, pileType: 'str', pileModel: '1', pilePower: '60', ftpHost: '10.0.0.5', ftpPort: '21',
+        id: 'cmd', type: 'ykc-ota', z: 't1', server: 's1', pile: PILE, pileType: 'str', pileModel: '1', pilePower: '60', ftpHost: '127.0.0.1', ftpPort: String(closedPort),
         ftpUser: 'fw', ftpPath: '/fw/', runWhen: '1', timeoutMinutes: '5', timeout: '5', wires: [['o1'], ['o2'], ['o3']],
       },
       { id: 'o1', z: 't1', type: 'helper' },
@@ -48,8 +58,8 @@ describe('nodes: the OTA FTP password is masked in every message (issue 11.7)', 
     if (!gw.session(PILE)) await new Promise<void>((resolve) => gw.once('online', () => resolve()));
 
     (helper.getNode('cmd') as unknown as { receive(m: object): void }).receive({ payload: {} });
-    const answer = await Promise.race([o1.next(8000), o2.next(8000)]);
-    should(answer.payload).have.property('status');
+    const answer = await Promise.race([o1.next(10_000), o2.next(10_000)]);
+    should(answer.payload).have.property('status', 3);
 
     // ykc-in's 'sent' message for the 0x94: decoded field and raw bytes masked.
     let otaSent: Record<string, any> | undefined; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -58,7 +68,7 @@ describe('nodes: the OTA FTP password is masked in every message (issue 11.7)', 
       if (m.ykc?.type === 0x94 || m.payload?.ftpHost) otaSent = m;
     }
     should(otaSent!.payload.ftpPassword).equal('******');
-    should(otaSent!.payload.ftpHost).equal('10.0.0.5');
+    should(otaSent!.payload.ftpHost).equal('127.0.0.1');
     should(String(otaSent!.ykc.raw)).containEql('2A'.repeat(16));
 
     // ykc-pile's message about the 0x94 it received.

@@ -5,8 +5,9 @@
  *   (a typedInput: str / msg / flow / global); the gun the same way (payload.gunNo, ykc.gunNo, config);
  * - the fields from msg.payload, in the shape of the decoded body of the frame sent, over the
  *   node's configured fields; everything is checked (by the encoder) before anything is sent;
- * - one request in flight per pile and frame type, across all nodes of one server, others queued
- *   (at most QUEUE_LIMIT waiting per lane, then YKC_LIMIT);
+ * - one request in flight per lane across all nodes of one server, others queued (at most QUEUE_LIMIT
+ *   waiting per lane, then YKC_LIMIT); a lane is a pile and frame type, plus the gun for gun
+ *   commands (laneKey);
  * - three outputs: 1 accepted, 2 refused (the pile's reason code and readable name), 3 no answer /
  *   offline / error; failures and refusals also go to done(err) with a stable `code`
  *   (refusals as YKC_REJECTED unless the node's "refusalError" box is cleared);
@@ -23,7 +24,7 @@ import { Body, decodeFrame, DecodedFrame, encodeFrame, isYkcError, maskFrame, sc
 import { catalogueDescriber, CodeDescriber, NodeError, toNodeError } from './errors';
 import { YkcServerNode } from './server-node';
 
-/** Requests that may wait behind the one in flight, per pile and frame type. */
+/** Requests that may wait behind the one in flight, per lane (pile, gun for gun commands, frame type). */
 export const QUEUE_LIMIT = 16;
 
 /** Dialog properties every command node has. */
@@ -80,7 +81,7 @@ export interface RunContext {
 }
 
 export interface Exchange {
-  /** The frame type requests are serialised by (one in flight per pile and type). */
+  /** The frame type requests are serialised by (one in flight per lane, see laneKey). */
   laneType: number;
   /** The frame sent, for msg.ykc.request. */
   request: { type: number; name: string };
@@ -229,6 +230,23 @@ interface Waiting {
 interface Lane {
   running: boolean;
   waiting: Waiting[];
+}
+
+/**
+ * Commands for one gun whose answer names the gun (0x13, 0x35, 0x63: gun number; 0x33, 0xA3: the
+ * trade number): they queue per pile, gun and frame type, so a start waiting up to 60 s for a late
+ * plug on gun 2 never delays a start on gun 1. The frame type stays in the key, so a stop is never
+ * queued behind a start's late-plug wait on the same gun. Other commands (0x42's answer has no gun,
+ * and the pile-wide ones) queue per pile and frame type: replies the gateway could not tell apart
+ * from a pile that does not echo sequence numbers must not be in flight together.
+ */
+const GUN_LANE_TYPES = new Set([0x12, 0x34, 0x36, 0x62, 0xa4]);
+
+/** The lane an exchange with one pile queues in: `<pile>/gun<n>/0x34` or `<pile>/0x58`. */
+export function laneKey(pileNo: string, exchange: Pick<Exchange, 'laneType' | 'ids'>): string {
+  const type = `0x${exchange.laneType.toString(16).padStart(2, '0')}`;
+  const gun = exchange.ids.gunNo;
+  return GUN_LANE_TYPES.has(exchange.laneType) && typeof gun === 'number' ? `${pileNo}/gun${gun}/${type}` : `${pileNo}/${type}`;
 }
 
 /** Per gateway, so every node using one server shares the lanes of its piles. */
@@ -517,7 +535,7 @@ export class CommandRunner {
     };
     try {
       const run = () => exchange.run(ctx);
-      const answer = pileNo ? await inLane(gw, `${pileNo}/0x${exchange.laneType.toString(16).padStart(2, '0')}`, this.node.id, run) : await run();
+      const answer = pileNo ? await inLane(gw, laneKey(pileNo, exchange), this.node.id, run) : await run();
       this.busy--;
       if (this.closed) return { outcome: answer.accepted ? 'accepted' : 'refused' };
       const outcome: Outcome = answer.accepted ? 'accepted' : 'refused';

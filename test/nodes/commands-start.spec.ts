@@ -227,17 +227,17 @@ describe('nodes: ykc-start (0x34 → 0x33)', function () {
     should(f.body).containEql({ pileNo: PILE, gunNo: 2 });
   });
 
-  it('one start in flight per pile: the next waits until the answer, the queue is bounded (YKC_LIMIT)', async () => {
+  it('one start in flight per pile and gun: the next waits until the answer, the queue is bounded (YKC_LIMIT)', async () => {
     r = await rig(startNode, START, { outputs: 4 });
     const p = await r.pile();
-    inject(r, { payload: { gunNo: 1 } });
-    inject(r, { payload: { gunNo: 2 } });
+    inject(r, { payload: { gunNo: 1 }, nth: 1 });
+    inject(r, { payload: { gunNo: 1 }, nth: 2 });
     const first = await p.next(0x34);
     should(first.body.gunNo).equal(1);
-    should(laneDepth(r.gateway, `${PILE}/0x34`)).equal(2);
+    should(laneDepth(r.gateway, `${PILE}/gun1/0x34`)).equal(2);
     // Fill the queue: one in flight + QUEUE_LIMIT waiting; one more is refused at once.
     for (let i = 0; i < QUEUE_LIMIT - 1; i++) inject(r, { payload: { gunNo: 1 } });
-    should(laneDepth(r.gateway, `${PILE}/0x34`)).equal(QUEUE_LIMIT + 1);
+    should(laneDepth(r.gateway, `${PILE}/gun1/0x34`)).equal(QUEUE_LIMIT + 1);
     inject(r, { payload: { gunNo: 1 }, over: true });
     const e = await r.caught.next();
     should(e.error.code).equal('YKC_LIMIT');
@@ -245,8 +245,8 @@ describe('nodes: ykc-start (0x34 → 0x33)', function () {
     should(p.frames.filter((f) => f.type === 0x34)).have.length(0);
     p.write(rawFrame(0x33, reply33(String(first.body.tradeNo), 1, 0), seqOf(first)));
     const second = await p.next(0x34);
-    should(second.body.gunNo).equal(2);
-    await r.out[0].next();
+    should(second.body.tradeNo).not.equal(first.body.tradeNo);
+    should((await r.out[0].next()).nth).equal(1);
   });
 
   it('newTradeNo: pile + gun + China time + a counter that differs within one second', () => {

@@ -392,6 +392,16 @@ export class YkcCluster extends EventEmitter<ClusterEvents> implements RemotePil
     });
   }
 
+  /** A record acknowledgement (ykc-confirm) for a pile held by another instance: sent once, no reply awaited. */
+  confirm(pileNo: string, tradeNo: string, ok: boolean): boolean {
+    const instance = this.holder(pileNo);
+    if (!instance || !this.transport.connected()) return false;
+    const msg: CommandMessage = { op: 'confirm', id: `${this.id}:${this.epoch}:${++this.counter}`, from: this.id, pileNo, tradeNo, ok, frame: {}, timeoutMs: 0, replyTo: this.topics.reply(this.id) };
+    this.counters.forwarded++;
+    this.transport.publish(this.topics.cmd(instance), JSON.stringify(msg), { qos: 1 }).catch(() => {});
+    return true;
+  }
+
   private onReply(m: ClusterMessage): void {
     const r = parseJson<ReplyMessage>(m.payload);
     const id = m.correlationData?.toString('utf8') ?? r?.id;
@@ -435,6 +445,10 @@ export class YkcCluster extends EventEmitter<ClusterEvents> implements RemotePil
     this.seen.set(id, Date.now());
     if (this.seen.size > this.dedupeWindow) this.seen.delete(this.seen.keys().next().value as string);
     this.counters.served++;
+    if (c.op === 'confirm') {
+      if (typeof c.tradeNo === 'string') this.server.confirmRecord(c.tradeNo, c.ok !== false, c.pileNo, true);
+      return;
+    }
     const timeoutMs = Number.isFinite(c.timeoutMs) && c.timeoutMs > 0 ? c.timeoutMs : undefined;
     const answer = (r: Omit<ReplyMessage, 'id' | 'from'>) =>
       this.transport.publish(replyTo, JSON.stringify({ id, from: this.id, ...r }), { qos: 1, correlationData: m.correlationData ?? Buffer.from(id) }).catch(() => {});

@@ -27,6 +27,10 @@ export interface PileClaim {
 
 /** A command for a pile, on `<cluster>/cmd/<instance>`. */
 export interface CommandMessage {
+  /** "request" (default): send frame, reply with the answer; "confirm": acknowledge record tradeNo, no reply. */
+  op?: 'request' | 'confirm';
+  tradeNo?: string;
+  ok?: boolean;
   id: string;
   from: string;
   pileNo: string;

@@ -87,6 +87,8 @@ export interface RemotePiles {
   request(pileNo: string, frame: FrameInput, opts: RequestOptions): Promise<DecodedFrame | null>;
   /** Pile numbers held by other live instances. */
   pileNumbers(): string[];
+  /** Hands a record acknowledgement to the instance holding the pile; false when it cannot be sent now. */
+  confirm(pileNo: string, tradeNo: string, ok: boolean): boolean;
 }
 
 interface PendingRequest {
@@ -535,7 +537,7 @@ export class YkcServer extends EventEmitter<ServerEvents> {
    * for records held now, confirmed before (sent again), or known only from the journal / the
    * given pile number. Returns false when the pile cannot be reached now (it will resend).
    */
-  confirmRecord(tradeNo: string, ok = true, pileNo?: string): boolean {
+  confirmRecord(tradeNo: string, ok = true, pileNo?: string, localOnly = false): boolean {
     const result = ok ? 0 : 1;
     const held = this.records.pending.get(tradeNo);
     const target = held?.pileNo ?? pileNo ?? this.records.unconfirmedPile(tradeNo);
@@ -544,6 +546,8 @@ export class YkcServer extends EventEmitter<ServerEvents> {
     if (ok) this.counters.recordsConfirmed++;
     else this.counters.recordsRefused++;
     const s = target ? this.byPile.get(target) : undefined;
+    // A record relayed from another instance of a cluster is acknowledged where its pile is connected.
+    if (!s && target && !held && !localOnly && this.remote && this.remote.holder(target) !== null) return this.remote.confirm(target, tradeNo, ok);
     if (!s || s.state !== 'online') return false;
     this.write(s, { type: 0x40, seq: held ? held.seq : s.nextSeq(), body: { tradeNo, result } });
     return true;

@@ -213,6 +213,31 @@ describe('cluster: gateways over an MQTT broker', function () {
     await waitFor(() => watch.got.some((m) => m.payload === ''), 'B cleared its stale claim');
   });
 
+  it('a record relayed to another instance is acknowledged to the pile through its holder (storage on pile + trade number)', async () => {
+    const a = await startInstance(broker, 'A', { recordConfirm: 'after-store' });
+    instances.push(a);
+    const b = await instance('B');
+    const records: Array<{ kind: string; event: Record<string, unknown> }> = [];
+    b.cluster.on('event', (e) => records.push(e));
+    b.cluster.wantEvents(true);
+    const p = pile(a.port, P1, { tariff: sampleTariff() });
+    await p.waitOnline();
+    await waitFor(() => b.cluster.holder(P1) === 'A' && a.cluster.liveInstances().some((i) => i.instance === 'B' && i.events), 'B sees P1 and A knows B wants events');
+    p.plug(1);
+    const tradeNo = '5'.repeat(32);
+    const started = await b.server.request(P1, { type: 0x34, body: { tradeNo, pileNo: P1, gunNo: 1, logicalCardNo: '1', physicalCardNo: '0000000000000001', balance: 1000 } });
+    assert.equal(started?.body.result, 1, `remote start accepted through A: ${JSON.stringify(started?.body)}`);
+    const stopped = await b.server.request(P1, { type: 0x36, body: { pileNo: P1, gunNo: 1 } });
+    assert.equal(stopped?.body.result, 1);
+    await waitFor(() => records.some((e) => e.kind === 'record' && (e.event.frame as { body: { tradeNo: string } }).body.tradeNo === tradeNo), 'the record reaches B', 15_000);
+    const rec = records.find((e) => e.kind === 'record')!.event;
+    assert.deepEqual([rec.pileNo, rec.instance, rec.held], [P1, 'A', true], 'held on A until confirmed');
+    assert.ok(p.pendingRecords().some((r) => r.tradeNo === tradeNo), 'the pile still holds it');
+    assert.equal(b.server.confirmRecord(tradeNo, true, P1), true, 'handed to A');
+    await waitFor(() => !p.pendingRecords().some((r) => r.tradeNo === tradeNo), 'the pile got its 0x40');
+    assert.equal(a.server.counters.recordsConfirmed, 1);
+  });
+
   it('sends pile events to the broker only while another instance asks for them', async () => {
     const a = await instance('A');
     const b = await instance('B');

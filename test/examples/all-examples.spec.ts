@@ -8,6 +8,7 @@ import { EXAMPLES_DIR, FlowNode, helper, loadExample, packNodeTypes, readExample
 
 const CONFIG_TYPES = new Set(['ykc-server']);
 const CJK = /[\u4e00-\u9fff]/;
+const SHARED_GATEWAY = 'ykc-gateway-8768';
 const files = fs
   .readdirSync(EXAMPLES_DIR)
   .filter((f) => f.endsWith('.json'))
@@ -20,6 +21,19 @@ describe('all examples', function () {
     const used = new Set(files.flatMap((f) => readExample(f).map((n) => n.type)));
     const unused = Object.keys(packNodeTypes()).filter((t) => !CONFIG_TYPES.has(t) && !used.has(t));
     should(unused).eql([], `no example uses ${unused.join(', ')}`);
+  });
+
+  it('can be imported next to each other and the demo: no id in two examples but the shared gateway config node', () => {
+    const owner = new Map<string, string>();
+    const clashes: string[] = [];
+    for (const f of files) {
+      for (const n of readExample(f)) {
+        const first = owner.get(n.id);
+        if (first && n.id !== SHARED_GATEWAY) clashes.push(`${n.id} in ${first} and ${f}`);
+        owner.set(n.id, first ?? f);
+      }
+    }
+    should(clashes).eql([]);
   });
 
   for (const file of files) {
@@ -37,6 +51,17 @@ describe('all examples', function () {
             if (typeof n[key] === 'string' && n[key] && !(n.type === 'tcp in' && key === 'server')) should(ids.has(n[key])).equal(true, `${n.id}.${key} → missing ${n[key]}`);
           }
         }
+      });
+
+      it('has a tab of its own: every flow node on it, only config nodes outside', () => {
+        const tabs = flow.filter((n) => n.type === 'tab');
+        should(tabs).have.length(1, 'one tab node');
+        should(tabs[0].label).match(CJK).and.match(/[A-Za-z]/);
+        const config = (n: FlowNode) => !('wires' in n) && !('x' in n);
+        for (const n of flow) if (n.type !== 'tab' && !config(n)) should(n.z).equal(tabs[0].id, `${n.id} (${n.type}) is not on the example's tab`);
+        // The gateway is shared on purpose (same id and settings as the demo's), so an import next to the demo reuses it.
+        const gateway = flow.find((n) => n.type === 'ykc-server');
+        if (gateway) should(gateway.id).equal(SHARED_GATEWAY);
       });
 
       it('explains itself in a comment node, in English and in Chinese', () => {

@@ -144,6 +144,30 @@ describe('example mqtt-bridge.json', function () {
     should(tel.payload).match({ gunState: 'charging', tradeNo: reply.payload.tradeNo });
   });
 
+  it('a command that is not well formed ("hello", no gunNo, a bad pile number) is answered with an error and never reaches the pile', async () => {
+    const ended: SessionEvent[] = [];
+    const onSession = (e: SessionEvent) => e.event === 'ended' && ended.push(e);
+    pile.on('session', onSession);
+    try {
+      await sub.client.publishAsync(`ykc/${PILE}/cmd/stop`, 'hello', { qos: 1 });
+      const hello = await sub.wait((m) => m.topic === `ykc/${PILE}/cmd/stop/reply` && m.payload.outcome === 'error' && /JSON object/.test(m.payload.error?.message), '"hello" refused');
+      should(hello.payload).match({ ok: false, outcome: 'error', command: 'stop', pileNo: PILE, error: { code: 'YKC_INPUT' } });
+      await sub.client.publishAsync(`ykc/${PILE}/cmd/stop`, '{}', { qos: 1 });
+      const noGun = await sub.wait((m) => m.topic === `ykc/${PILE}/cmd/stop/reply` && m.payload.outcome === 'error' && /gunNo/.test(m.payload.error?.message), 'stop without gunNo refused');
+      should(noGun.payload.error.code).equal('YKC_INPUT');
+      await sub.client.publishAsync(`ykc/${PILE}/cmd/start`, JSON.stringify([1, 2]), { qos: 1 });
+      await sub.wait((m) => m.topic === `ykc/${PILE}/cmd/start/reply` && m.payload.outcome === 'error', 'an array refused');
+      await sub.client.publishAsync('ykc/123/cmd/stop', JSON.stringify({ gunNo: 1, replyTo: 'app/bad-pile' }), { qos: 1 });
+      should((await sub.wait((m) => m.topic === 'app/bad-pile', 'bad pile number refused')).payload).match({ ok: false, outcome: 'error', error: { code: 'YKC_INPUT' } });
+      // Gun 1 still charges: the pile was never asked to stop.
+      await sub.client.publishAsync(`ykc/${PILE}/cmd/readRealtime`, JSON.stringify({ gunNo: 1, replyTo: 'app/still' }), { qos: 1 });
+      should((await sub.wait((m) => m.topic === 'app/still', 'realtime after the bad commands')).payload.reply).match({ gunStateName: 'charging' });
+      should(ended).eql([]);
+    } finally {
+      pile.off('session', onSession);
+    }
+  });
+
   it('any ykc command by name (readRealtime) answers on <topic>/reply; unknown commands answer with an error', async () => {
     await sub.client.publishAsync(`ykc/${PILE}/cmd/readRealtime`, JSON.stringify({ gunNo: 1 }), { qos: 1 });
     const r = await sub.wait((m) => m.topic === `ykc/${PILE}/cmd/readRealtime/reply`, 'readRealtime reply');
@@ -155,7 +179,7 @@ describe('example mqtt-bridge.json', function () {
     should(bad.payload).match({ ok: false, outcome: 'error', command: 'fly' });
     should(bad.payload.error.code).equal('YKC_FIELD');
 
-    await sub.client.publishAsync('ykc/32010200009999/cmd/stop', '', { qos: 1 });
+    await sub.client.publishAsync('ykc/32010200009999/cmd/stop', JSON.stringify({ gunNo: 1 }), { qos: 1 });
     const off = await sub.wait((m) => m.topic === 'ykc/32010200009999/cmd/stop/reply', 'reply for a pile not connected');
     should(off.payload).match({ ok: false, outcome: 'offline' });
   });
@@ -163,7 +187,7 @@ describe('example mqtt-bridge.json', function () {
   it('a stop ends the session; the record is published and confirmed to the pile only after the ack on ykc/<pile>/records/ack', async () => {
     const ended = pileEvent<SessionEvent>(pile, 'session', (e) => e.event === 'ended');
     await sub.client.publishAsync(`ykc/${PILE}/cmd/stop`, JSON.stringify({ gunNo: 1 }), { qos: 1 });
-    should((await sub.wait((m) => m.topic === `ykc/${PILE}/cmd/stop/reply`, 'stop reply')).payload).match({ ok: true, outcome: 'accepted' });
+    should((await sub.wait((m) => m.topic === `ykc/${PILE}/cmd/stop/reply` && m.payload.outcome !== 'error', 'stop reply')).payload).match({ ok: true, outcome: 'accepted' });
     const s = await ended;
     const rec = await sub.wait((m) => m.topic === `ykc/${PILE}/1/record`, 'record');
     should(rec.payload.tradeNo).equal(s.tradeNo);
@@ -177,5 +201,53 @@ describe('example mqtt-bridge.json', function () {
     const done = await sub.wait((m) => m.topic === `ykc/${PILE}/records/confirmed`, 'records/confirmed');
     should(done.payload).match({ tradeNo: s.tradeNo, result: 'confirmed', sentToPile: true });
     should(pile.pendingRecords()).have.length(0);
+  });
+
+  it('an ack for a trade number it never published (or already confirmed) is answered "unknown", a malformed one "invalid"; no 0x40 goes out', async () => {
+    const acksBefore = ex.server.gateway!.counters.recordsConfirmed;
+    const stranger = '9'.repeat(32);
+    await sub.client.publishAsync(`ykc/${PILE}/records/ack`, JSON.stringify({ tradeNo: stranger, confirm: true }), { qos: 1 });
+    const unknown = await sub.wait((m) => m.topic === `ykc/${PILE}/records/confirmed` && m.payload.tradeNo === stranger, 'answer to an unknown ack');
+    should(unknown.payload).match({ result: 'unknown', sentToPile: false });
+    // The record confirmed in the test before: a second ack is unknown too, nothing is sent again.
+    const confirmedBefore = sub.got.filter((m) => m.topic === `ykc/${PILE}/records/confirmed`).length;
+    const earlier = sub.got.find((m) => m.topic === `ykc/${PILE}/records/confirmed` && m.payload.result === 'confirmed')!.payload.tradeNo as string;
+    await sub.client.publishAsync(`ykc/${PILE}/records/ack`, JSON.stringify({ tradeNo: earlier }), { qos: 1 });
+    await sub.wait((m) => m.topic === `ykc/${PILE}/records/confirmed` && m.payload.tradeNo === earlier && m.payload.result === 'unknown', 'answer to a repeated ack');
+    await sub.client.publishAsync(`ykc/${PILE}/records/ack`, 'hello', { qos: 1 });
+    should((await sub.wait((m) => m.topic === `ykc/${PILE}/records/confirmed` && m.payload.result === 'invalid', 'answer to a malformed ack')).payload.sentToPile).be.false();
+    should(sub.got.filter((m) => m.topic === `ykc/${PILE}/records/confirmed`).length).equal(confirmedBefore + 2);
+    should(ex.server.gateway!.counters.recordsConfirmed).equal(acksBefore);
+  });
+
+  it('when Node-RED stops the gateway status goes "offline" (close message); the pile state it retained is cleared when the flow starts again', async () => {
+    const retainedNow = async (): Promise<Received[]> => {
+      const c = await connect(brokerPort, ['ykc/#', 'test/sync']);
+      // Retained messages come right after the subscription, before what is published after it.
+      await c.client.publishAsync('test/sync', 'y', { qos: 1 });
+      await c.wait((m) => m.topic === 'test/sync', 'sync');
+      await c.client.endAsync();
+      return c.got.filter((m) => m.retain && m.topic.startsWith('ykc/'));
+    };
+    should((await retainedNow()).map((m) => m.topic)).containEql(`ykc/${PILE}/1/state`);
+    await ex.close();
+    const offline = await sub.wait((m) => m.topic === 'ykc/gateway/status' && m.payload === 'offline', 'close message');
+    should(offline.payload).equal('offline');
+    // Stopped: the broker still holds the last run's pile state (no flow can publish while Node-RED stops) …
+    const stale = (await retainedNow()).filter((m) => m.topic.startsWith(`ykc/${PILE}/`));
+    should(stale.length).be.above(0);
+    // … until the flow starts again: this pile is not connected to the new run, so its state goes.
+    ex = await loadExample('mqtt-bridge.json', { brokerPort });
+    await sub.wait((m) => m.topic === 'ykc/gateway/status' && m.payload === 'online' && sub.got.indexOf(m) > sub.got.indexOf(offline), 'birth message of the new run');
+    const left = async () => (await retainedNow()).filter((m) => m.topic.startsWith(`ykc/${PILE}/`));
+    const end = Date.now() + 10_000;
+    let now = await left();
+    while (now.length && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 200));
+      now = await left();
+    }
+    should(now.map((m) => m.topic)).eql([]);
+    // The gateway's own status is not pile state: the new run's birth message stays.
+    should((await retainedNow()).find((m) => m.topic === 'ykc/gateway/status')?.payload).equal('online');
   });
 });

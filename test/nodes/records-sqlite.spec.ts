@@ -59,7 +59,7 @@ const core = (rel: string) => require(path.join(nodesDir, 'core', rel)); // esli
 const NODES = [serverNode, inNode, billingNode, confirmNode, sqliteNode, core('common/20-inject.js'), core('function/15-change.js'), core('common/90-comment.js')];
 
 const EXAMPLE: Flow = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'examples', 'records-sqlite.json'), 'utf8'));
-const TAB = EXAMPLE[0].z as string;
+const TAB = EXAMPLE.find((n) => n.type === 'tab')!.id;
 const byName = (name: string) => EXAMPLE.find((n) => n.name === name)!;
 const byType = (type: string) => EXAMPLE.filter((n) => n.type === type);
 const CREATE_SQL = byName('create table').sql as string;
@@ -127,7 +127,7 @@ interface Runtime {
 function exampleFlow(o: Opts): Flow {
   const insert = byName('INSERT OR IGNORE');
   const confirm = byType('ykc-confirm')[0];
-  const flow: Flow = [{ id: TAB, type: 'tab', label: 'example' }];
+  const flow: Flow = [];
   for (const n of EXAMPLE) {
     if (n.type === 'ykc-server') flow.push({ ...n, host: '127.0.0.1', port: o.port ?? 0, ...(o.tariff !== undefined ? { tariff: o.tariff } : {}) });
     else if (n.type === 'sqlitedb') flow.push({ ...n, db: o.db, mode: o.mode ?? 'RWC' });
@@ -228,7 +228,7 @@ describe('example flow examples/records-sqlite.json (real SQLite)', function () 
     const comment = byType('comment')[0];
     comment.info.should.match(/Store first, acknowledge second/);
     comment.info.should.match(/先入库，后确认/);
-    for (const n of EXAMPLE) if (n.type !== 'ykc-server' && n.type !== 'sqlitedb') should(n.z).equal(TAB);
+    for (const n of EXAMPLE) if (n.type !== 'tab' && n.type !== 'ykc-server' && n.type !== 'sqlitedb') should(n.z).equal(TAB);
   });
 
   async function virtualPile(port: number, n: number): Promise<VirtualPile> {

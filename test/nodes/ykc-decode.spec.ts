@@ -516,10 +516,9 @@ describe('ykc-decode node', function () {
       // In server mode core tcp in listens on every interface and has no host setting; tests stay on
       // 127.0.0.1, so here it dials the scripted pile instead. What it hands on is the same: raw chunks
       // with msg._session. Debug nodes become helper nodes that tests can listen to.
-      const tab = example[0].z as string;
-      example.every((n) => n.z === tab).should.be.true(); // one tab, as an export from the editor has
+      const tab = example.find((n) => n.type === 'tab')!.id;
+      example.every((n) => n.type === 'tab' || n.z === tab).should.be.true(); // one tab, as an export from the editor has
       const flow: Flow = [
-        { id: tab, type: 'tab', label: 'example' },
         ...example.map((n) => {
           if (n.id === tcpIn.id) return { ...n, server: 'client', host: '127.0.0.1', port: String(port) };
           if (n.type === 'debug') return { id: n.id, type: 'helper', z: tab, name: n.name, wires: [] };

@@ -123,12 +123,21 @@ describe('example demo.json (npm start)', function () {
     const sent = await frames.wait((m) => m.topic === 'ykc-pile/32010200000002/record' && m.payload.event === 'sent', 10_000, 'record sent by the pile');
     const tradeNo = sent.payload.tradeNo as string;
     await frames.wait((m) => m.topic === 'ykc-pile/32010200000002/record' && m.payload.event === 'confirmed' && m.payload.tradeNo === tradeNo, 10_000, 'record confirmed to the pile');
-    const stored = await query<{ trade_no: string; pile_no: string; energy_units: number; audit_ok: number }>(ex.dbFile, `SELECT trade_no, pile_no, energy_units, audit_ok FROM ykc_records WHERE trade_no = '${tradeNo}'`);
+    type Stored = { trade_no: string; pile_no: string; energy_units: number; audit_ok: number; start_time: string; end_time: string; stored_at: string; record: string };
+    const stored = await query<Stored>(ex.dbFile, `SELECT trade_no, pile_no, energy_units, audit_ok, start_time, end_time, stored_at, record FROM ykc_records WHERE trade_no = '${tradeNo}'`);
     should(stored).have.length(1);
     should(stored[0]).match({ pile_no: '32010200000002', audit_ok: 1 });
     should(stored[0].energy_units).be.above(0);
+    // Times that are instants carry their zone: the pile's wall time in the gateway's zone (+08:00), the store time too.
+    const rec = JSON.parse(stored[0].record) as { startTime: string; endTime: string };
+    should(rec.endTime).match(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}/);
+    should(stored[0].start_time).equal(rec.startTime.replace(' ', 'T') + '+08:00');
+    should(stored[0].end_time).equal(rec.endTime.replace(' ', 'T') + '+08:00');
+    should(stored[0].stored_at).match(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+08:00$/);
+    should(Math.abs(Date.parse(stored[0].stored_at) - Date.now())).be.below(5 * 60_000);
     const shown = await ex.inbox('demo.ui.records').wait((m) => (m.payload as Msg[]).some((r) => r['交易流水号 Trade number'] === tradeNo), 10_000, 'record in the table');
     should(shown.payload[0]['核对 Audit']).equal('✔');
+    should(shown.payload[0]['结束 End']).equal(stored[0].end_time);
 
     // The car leaves on the next tick.
     ex.trigger('demo.tick');

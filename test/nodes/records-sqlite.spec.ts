@@ -297,6 +297,10 @@ describe('example flow examples/records-sqlite.json (real SQLite)', function () 
     const stored = JSON.parse(row.record);
     should(stored).containDeep({ tradeNo: trade, pileNo: p.pileNo, totalAmount: rec.totalAmount });
     should(stored).not.have.properties(['bill', 'audit']);
+    // Pile times become instants with the gateway's zone (+08:00); the store time carries it too.
+    should(row.start_time).equal(String(stored.startTime).replace(' ', 'T') + '+08:00');
+    should(row.end_time).equal(String(stored.endTime).replace(' ', 'T') + '+08:00');
+    should(row.stored_at).match(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+08:00$/);
 
     const c = await rt.confirmed.next();
     should(c.ykc.confirmed).eql({ result: 0, sent: true });

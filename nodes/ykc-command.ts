@@ -48,7 +48,8 @@ const CARDS_PER_FRAME = { cardSync: 15, cardClear: 24, cardQuery: 26 } as const;
 const ANSWERS: Partial<Record<CommandName, number[]>> = { recordAck: [0x3b, 0x3d], startAuth: [0x31], parallelStartAuth: [0xa1] };
 
 function commandOf(v: unknown): CommandName | null {
-  if (typeof v === 'string' && v in COMMANDS) return v as CommandName;
+  // Own names only: `in` would also accept constructor, toString, __proto__… from Object.prototype.
+  if (typeof v === 'string' && Object.hasOwn(COMMANDS, v)) return v as CommandName;
   const n = typeof v === 'number' ? v : typeof v === 'string' && /^0x[0-9a-f]{1,2}$/i.test(v.trim()) ? parseInt(v.trim(), 16) : NaN;
   for (const [name, type] of Object.entries(COMMANDS)) if (type !== null && type === n) return name as CommandName;
   return null;

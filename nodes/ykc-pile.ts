@@ -364,7 +364,7 @@ export = function (RED: NodeAPI): void {
       const names = Object.keys(FAULT_KINDS).join(', ');
       for (const [k, v] of Object.entries(src)) {
         if (src === f && (k === 'gun' || k === 'gunNo')) continue;
-        const kind = FAULT_KINDS[k as keyof PileFaults];
+        const kind = Object.hasOwn(FAULT_KINDS, k) ? FAULT_KINDS[k as keyof PileFaults] : undefined;
         if (!kind) throw fail('faultName', { name: k, names });
         const ok =
           kind === 'bool' ? typeof v === 'boolean' : kind === 'prob' ? typeof v === 'boolean' || (typeof v === 'number' && v >= 0 && v <= 1) : kind === 'int'

@@ -23,9 +23,11 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     io.out(usage());
     return cmd ? 0 : 2;
   }
-  const c = COMMANDS[cmd];
+  // Own names only: COMMANDS.constructor is Object, not a command.
+  const c = Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
   if (!c) {
-    io.err(`ykc: unknown command "${cmd}"\n${usage()}`);
+    io.err(JSON.stringify({ code: 'YKC_INPUT', message: `ykc: unknown command "${cmd}"` }));
+    io.err(usage());
     return 2;
   }
   let run: Runner;

@@ -261,6 +261,14 @@ export function reserved(name: string, width: number): Field {
   };
 }
 
+/**
+ * Is s hex of whole bytes? A linear scan: `/^([0-9A-F]{2})*$/` recurses per byte in V8 and throws
+ * RangeError (stack overflow) on multi-megabyte input.
+ */
+export function isWholeHex(s: string): boolean {
+  return s.length % 2 === 0 && !/[^0-9A-Fa-f]/.test(s);
+}
+
 /** What a secret field shows instead of its value (fixed, so its length is not told either). */
 export const SECRET_MASK = '******';
 

@@ -4,7 +4,7 @@
  */
 import { checkFrameCrc, crc16Modbus, CrcOrder } from './crc16';
 import { YkcError, typeHex } from './errors';
-import { Body } from './fields';
+import { Body, isWholeHex } from './fields';
 import { schemaForName, schemaForType } from './frames';
 import { decodeBodyWith, encodeBodyWith, encodedBodyLength, MAX_BODY } from './schema';
 
@@ -46,7 +46,7 @@ export interface DecodeOptions {
 /** Accepts hex with or without spaces, "0x" prefixes or colons. */
 export function parseHex(text: string): Buffer {
   const clean = text.replace(/0x/gi, '').replace(/[\s:,-]/g, '');
-  if (!/^([0-9A-Fa-f]{2})*$/.test(clean)) {
+  if (!isWholeHex(clean)) {
     throw new YkcError('YKC_INPUT', `not a hex string of whole bytes: "${text.length > 60 ? text.slice(0, 60) + '…' : text}"`, { input: text.slice(0, 200) });
   }
   return Buffer.from(clean, 'hex');

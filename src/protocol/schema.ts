@@ -4,7 +4,7 @@
  * is described once (PROTOCOL.md §5) and the two directions cannot drift apart.
  */
 import { YkcError, typeHex } from './errors';
-import { Body, Field, fieldError, FieldDoc, GenScope } from './fields';
+import { Body, Field, fieldError, FieldDoc, GenScope, isWholeHex } from './fields';
 
 export interface ListSpec {
   name: string;
@@ -268,7 +268,7 @@ export function encodeBodyWith(schema: FrameSchema, body: Body, b: Buffer, start
     }
   } else if (body.extra !== undefined) {
     const extra = body.extra;
-    if (typeof extra !== 'string' || !/^([0-9A-Fa-f]{2})*$/.test(extra)) throw fieldError(ctx, 'extra', extra, 'must be a hex string of whole bytes');
+    if (typeof extra !== 'string' || !isWholeHex(extra)) throw fieldError(ctx, 'extra', extra, 'must be a hex string of whole bytes');
     o += Buffer.from(extra, 'hex').copy(b, o);
   }
   return o - start;

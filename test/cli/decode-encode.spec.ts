@@ -148,6 +148,24 @@ describe('cli: ykc decode / ykc encode', () => {
     should(JSON.parse(e.err[0])).containDeep({ code: 'YKC_INPUT', line: 4 });
   });
 
+  it('an unknown command, also one Object.prototype has (constructor, __proto__, toString) → exit 2, JSON error', async () => {
+    for (const cmd of ['frobnicate', 'constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      const r = await ykc([cmd]);
+      should(r.code).equal(2);
+      should(JSON.parse(r.err[0])).containEql({ code: 'YKC_INPUT' });
+      should(JSON.parse(r.err[0]).message).containEql(`unknown command "${cmd}"`);
+    }
+  });
+
+  it('multi-megabyte hex on stdin: a JSON error (YKC_INPUT / YKC_START), no stack overflow', async () => {
+    const odd = await ykc(['decode', '-'], '6'.repeat(6_000_001));
+    should(odd.code).equal(1);
+    should(JSON.parse(odd.err[0]).code).equal('YKC_INPUT');
+    const even = await ykc(['decode', '-'], '00'.repeat(3_000_000));
+    should(even.code).equal(1);
+    should(JSON.parse(even.err[0]).code).equal('YKC_START');
+  });
+
   it('usage: no frame or an unknown option → exit 2; --help → exit 0', async () => {
     should((await ykc(['decode'])).code).equal(2);
     const u = await ykc(['decode', '--frobnicate', LOGIN]);

@@ -245,6 +245,12 @@ describe('nodes: ykc-command (every other platform→pile frame)', function () {
     inject(r, { payload: {}, command: 'selfDestruct' });
     should((await r.caught.next()).error.code).equal('YKC_FIELD');
     should(lastStatus(r.node)).containEql({ fill: 'red', shape: 'ring' });
+    // Names Object.prototype has are not commands (issue 11.8).
+    for (const command of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf']) {
+      inject(r, { payload: {}, command });
+      const e = await r.caught.next();
+      should(e.error.code).equal('YKC_FIELD');
+    }
     inject(r, { payload: {}, command: '0x12' });
     should((await p.next(0x12)).body.gunNo).equal(1);
     await r.close();

@@ -299,6 +299,8 @@ describe('nodes: ykc-pile (virtual pile)', function () {
       [{ topic: 'stop', payload: { gun: 1, reason: 300 } }, /badByte/],
       [{ topic: 'fault', payload: { gun: 2, faultBits: 0x10000 } }, /badFaultBits/],
       [{ topic: 'faults', payload: { melt: true } }, /faultName/],
+      [{ topic: 'faults', payload: { constructor: 1 } }, /faultName/],
+      [{ topic: 'faults', payload: JSON.parse('{"__proto__": 1}') }, /faultName/],
       [{ topic: 'faults', payload: { garbage: 2 } }, /faultValue/],
       [{ topic: 'faults', payload: {} }, /noFaults/],
     ];

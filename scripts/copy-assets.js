@@ -15,3 +15,12 @@ const copyDir = (from, to) => {
 };
 copyDir(path.join(root, 'nodes', 'locales'), path.join(out, 'locales'));
 copyDir(path.join(root, 'icons'), path.join(out, 'icons'));
+// Plugins (the editor's YKC sidebar): their html and catalogues beside their .js in dist/nodes/plugins.
+const plugins = path.join(root, 'nodes', 'plugins');
+if (fs.existsSync(plugins)) {
+  fs.mkdirSync(path.join(out, 'plugins'), { recursive: true });
+  for (const f of fs.readdirSync(plugins)) {
+    if (f.endsWith('.html')) fs.copyFileSync(path.join(plugins, f), path.join(out, 'plugins', f));
+  }
+  copyDir(path.join(plugins, 'locales'), path.join(out, 'plugins', 'locales'));
+}

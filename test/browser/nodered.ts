@@ -62,6 +62,9 @@ export function compiledRoot(): string {
     for (const f of fs.readdirSync(path.join(REPO_ROOT, 'nodes'))) if (f.endsWith('.html')) fs.copyFileSync(path.join(REPO_ROOT, 'nodes', f), path.join(nodes, f));
     fs.cpSync(path.join(REPO_ROOT, 'nodes', 'locales'), path.join(nodes, 'locales'), { recursive: true });
     fs.cpSync(path.join(REPO_ROOT, 'icons'), path.join(nodes, 'icons'), { recursive: true });
+    const plugins = path.join(REPO_ROOT, 'nodes', 'plugins');
+    for (const f of fs.readdirSync(plugins)) if (f.endsWith('.html')) fs.copyFileSync(path.join(plugins, f), path.join(nodes, 'plugins', f));
+    fs.cpSync(path.join(plugins, 'locales'), path.join(nodes, 'plugins', 'locales'), { recursive: true });
   }
   return root;
 }

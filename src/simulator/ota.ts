@@ -32,16 +32,31 @@ export interface OtaOutcome {
   message?: string;
 }
 
-/** At most 8 printable ASCII characters: the login frame's firmware field. */
+/** The file a pile fetches for a 0x94 path without a file name. */
+export const OTA_DEFAULT_FILE = 'ykc-fw.bin';
+
+/**
+ * The spec: "path chosen by the platform, file name chosen by the pile vendor". A path ending in
+ * "/" names a directory: the pile adds its vendor's file name.
+ */
+export function otaFilePath(ftpPath: string, fileName = OTA_DEFAULT_FILE): string {
+  return ftpPath.endsWith('/') ? ftpPath + fileName : ftpPath;
+}
+
+/**
+ * The firmware version a virtual pile restarts with (≤ 8 printable ASCII characters, the login
+ * frame's field): the file name without its extension (`/fw/DC-4.2.bin` → `DC-4.2`), or, when the
+ * platform named a directory, the directory's name (`/ykc/dc60/` → `dc60`).
+ */
 export function firmwareFromPath(ftpPath: string): string | null {
-  const base = path.posix.basename(ftpPath).replace(/\.[^.]*$/, '');
+  const base = ftpPath.endsWith('/') ? path.posix.basename(ftpPath.slice(0, -1)) : path.posix.basename(ftpPath).replace(/\.[^.]*$/, '');
   const fw = base.replace(/[^\x21-\x7e]/g, '').slice(0, 8);
   return fw || null;
 }
 
 export async function downloadUpdate(
   body: Record<string, unknown>,
-  opts: { expect?: OtaExpectation; firmware?: string; maxBytes?: number; timeoutMs?: number },
+  opts: { expect?: OtaExpectation; firmware?: string; fileName?: string; maxBytes?: number; timeoutMs?: number },
 ): Promise<OtaOutcome> {
   const minutes = typeof body.timeoutMinutes === 'number' && body.timeoutMinutes > 0 ? body.timeoutMinutes : 1;
   let file: Buffer;
@@ -51,7 +66,7 @@ export async function downloadUpdate(
       port: Number(body.ftpPort ?? 21),
       user: String(body.ftpUser ?? ''),
       password: String(body.ftpPassword ?? ''),
-      path: String(body.ftpPath ?? ''),
+      path: otaFilePath(String(body.ftpPath ?? ''), opts.fileName),
       timeoutMs: opts.timeoutMs ?? minutes * 60_000,
       maxBytes: opts.maxBytes ?? FTP_MAX_BYTES,
     });

@@ -126,6 +126,8 @@ export interface VirtualPileOptions {
   otaFirmware?: string;
   /** What the downloaded file must be (size, SHA-256, MD5); a mismatch answers status 2. */
   otaExpect?: OtaExpectation;
+  /** The vendor's file name, fetched when the 0x94 path ends in "/" (default `ykc-fw.bin`). */
+  otaFileName?: string;
 }
 
 /** A remote update's outcome, emitted as 'ota' once the pile has answered 0x93. */
@@ -1125,7 +1127,7 @@ export class VirtualPile extends EventEmitter {
     const outcome: Promise<OtaOutcome> =
       forced !== undefined
         ? Promise.resolve({ status: forced, firmware: this.opts.otaFirmware })
-        : downloadUpdate(b, { expect: this.opts.otaExpect, firmware: this.opts.otaFirmware });
+        : downloadUpdate(b, { expect: this.opts.otaExpect, firmware: this.opts.otaFirmware, fileName: this.opts.otaFileName });
     const link = this.link;
     void outcome.then((o) => {
       // The pile may have rebooted, been closed or reconnected while it was downloading.

@@ -6,6 +6,7 @@ import should from 'should';
 import type { Tariff } from '../../src/billing/tariff';
 import { VirtualPile } from '../../src/simulator';
 import { Loaded, loadExample, readExample } from '../examples/harness';
+import { startFtpServer } from '../support/ftp-server';
 
 const PILE = '32010200000001';
 
@@ -32,10 +33,12 @@ describe('examples/commands-*.json', function () {
   this.timeout(20_000);
   let ex: Loaded | undefined;
   const piles: VirtualPile[] = [];
+  const cleanups: Array<() => Promise<void>> = [];
   afterEach(async () => {
     await Promise.all(piles.splice(0).map((p) => p.close()));
     await ex?.close();
     ex = undefined;
+    for (const c of cleanups.splice(0)) await c();
   });
 
   it('every command node of the pack appears in an example, and every example has bilingual notes', () => {
@@ -77,7 +80,19 @@ describe('examples/commands-*.json', function () {
   });
 
   it('commands-settings: the painted model reaches every pile, then the msg.payload model; clock, reboot, update', async () => {
-    ex = await loadExample('commands-settings.json');
+    // The update is real: the example's FTP server (192.168.1.20, a placeholder) becomes one on 127.0.0.1
+    // holding the firmware under the example's directory path, where the pile adds its vendor's file name.
+    const ftp = await startFtpServer('firmware', 'example-pw');
+    cleanups.push(() => ftp.close());
+    ftp.put('ykc/dc60/ykc-fw.bin', Buffer.alloc(1000, 1));
+    ex = await loadExample('commands-settings.json', {
+      credentials: { 'cmdset.ota': { ftpPassword: ftp.password } },
+      patch(flow) {
+        const ota = flow.find((n) => n.id === 'cmdset.ota')!;
+        should(ota).match({ ftpHost: '192.168.1.20', ftpUser: 'firmware', ftpPath: '/ykc/dc60/' });
+        Object.assign(ota, { ftpHost: ftp.host, ftpPort: String(ftp.port) });
+      },
+    });
     const a = await virtualPile(ex);
     const b = await virtualPile(ex, '32010200000002');
     piles.push(a, b);
@@ -104,7 +119,8 @@ describe('examples/commands-*.json', function () {
     should((await ex.inbox('cmdset.rebootok').wait()).payload.result).equal(1);
     await a.waitOnline();
     ex.trigger('cmdset.otain');
-    should((await ex.inbox('cmdset.otaok').wait()).payload).containEql({ status: 0, statusName: 'ok' });
+    should((await ex.inbox('cmdset.otaok').wait(() => true, 10_000)).payload).containEql({ status: 0, statusName: 'ok' });
+    should(ftp.logins).containEql({ username: 'firmware', ok: true });
     should(ex.inbox('cmdset.tariffno').msgs).have.length(0);
   });
 

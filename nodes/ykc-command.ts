@@ -11,7 +11,7 @@
  * combined into one msg. Fields: msg.payload over the dialog's JSON "fields".
  */
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from 'node-red';
-import type { YkcServer } from '../src/gateway';
+import { ANY_CONTENT, type YkcServer } from '../src/gateway';
 import { DecodedFrame, schemaForType, YkcError } from '../src/protocol';
 import {
   alwaysAccepted, Answer, asDecoded, checkFrame, CommandDef, CommandRunner, Exchange, normaliseTradeNo, newTradeNo, numeric, Plan,
@@ -206,9 +206,11 @@ export = function (RED: NodeAPI): void {
       const tradeNo = normaliseTradeNo(f.tradeNo);
       if (!tradeNo) throw runner.fieldError(present(f.tradeNo) ? 'badTradeNo' : 'noTradeNo', { tradeNo: String(f.tradeNo) });
       const result = present(f.result) ? numeric(f.result) : 0;
-      const held = gw.records.pending.get(tradeNo);
       const raw = runner.rawPile(msg);
-      const pileNo = present(raw) ? runner.checkPile(raw) : held ? held.pileNo : runner.checkPile(raw);
+      const named = present(raw) ? runner.checkPile(raw) : undefined;
+      // The oldest record held under this trade number (for the named pile when one is named).
+      const held = gw.records.findHeld(tradeNo, named)[0];
+      const pileNo = named ?? (held ? held.pileNo : runner.checkPile(raw));
       const body = { tradeNo, result };
       checkFrame(0x40, body);
       const seq = requestSeq(msg, 'recordAck');
@@ -222,7 +224,7 @@ export = function (RED: NodeAPI): void {
             ids: { tradeNo },
             async run(ctx): Promise<Answer> {
               const decoded = asDecoded(0x40, body);
-              if (!ctx.gw.confirmRecord(tradeNo, decoded.result === 0, pileNo)) {
+              if (!ctx.gw.confirmRecord(tradeNo, decoded.result === 0, pileNo, held.id)) {
                 throw new YkcError('YKC_OFFLINE', `pile ${pileNo} is not online; it will send record ${tradeNo} again`, { pileNo, tradeNo });
               }
               return { accepted: true, payload: decoded, frame: null };
@@ -238,7 +240,7 @@ export = function (RED: NodeAPI): void {
           async run(ctx) {
             const answer = await inner.run(ctx);
             // Remembered as confirmed, so the pile's resends are recognised (and answered again) by the gateway.
-            ctx.gw.records.markConfirmed(tradeNo, answer.payload.result as number);
+            ctx.gw.records.markConfirmed({ pileNo, tradeNo, id: ANY_CONTENT }, answer.payload.result as number);
             return answer;
           },
         },

@@ -59,6 +59,12 @@ function pileNoOf(msg: NodeMessage): string | undefined {
   return undefined;
 }
 
+/** The record's content id as ykc-in set it (msg.ykc.record.id): picks one of several records under one (pile, trade number). */
+function recordIdOf(msg: NodeMessage): string | undefined {
+  const rec = isObject(msg.ykc) && isObject(msg.ykc.record) ? msg.ykc.record : {};
+  return typeof rec.id === 'string' && /^[0-9a-f]{16}$/.test(rec.id) ? rec.id : undefined;
+}
+
 /** true = confirm, false = refuse: msg.confirm, else msg.payload.confirm, else the node's action. */
 function decisionOf(msg: NodeMessage, action: 'confirm' | 'refuse'): boolean {
   const p = isObject(msg.payload) ? msg.payload : {};
@@ -97,15 +103,13 @@ export = function (RED: NodeAPI): void {
         const tradeNo = tradeNoOf(msg);
         const ok = decisionOf(msg, action);
         const pileNo = pileNoOf(msg);
-        const before = gw.records.pending.has(tradeNo) ? undefined : gw.records.confirmedResult(tradeNo);
-        let confirmed: { result: number; sent: boolean; already?: boolean };
-        if (before !== undefined) {
-          // Confirmed earlier (this node ran twice, or the server acknowledges at once): the pile has
-          // its 0x40 or gets it again on its next resend. Sending another would only add noise.
-          confirmed = { result: before, sent: false, already: true };
-        } else {
-          confirmed = { result: ok ? 0 : 1, sent: gw.confirmRecord(tradeNo, ok, pileNo) };
-        }
+        // Returns once the confirmation is on disk (fsync), or YKC_STORE was reported: the msg goes on after.
+        const outcome = gw.confirm({ tradeNo, pileNo, id: recordIdOf(msg) }, ok);
+        const confirmed: { result: number; sent: boolean; already?: boolean } = outcome.already
+          ? // Confirmed earlier (this node ran twice, or the server acknowledges at once): the pile has
+            // its 0x40 or gets it again on its next resend. Sending another would only add noise.
+            { result: outcome.result, sent: false, already: true }
+          : { result: outcome.result, sent: outcome.sent };
         msg.ykc = { ...(isObject(msg.ykc) ? msg.ykc : {}), tradeNo, confirmed };
         const key = confirmed.already ? 'already' : confirmed.sent ? (confirmed.result === 0 ? 'confirmed' : 'refused') : 'later';
         status({

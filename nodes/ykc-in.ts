@@ -61,9 +61,19 @@ export = function (RED: NodeAPI): void {
     const onRecord = (ev: RecordEvent) => {
       if (!pileOk(ev.pileNo)) return;
       const m = frameMsg(ev, includeRaw);
-      m.ykc.record = { arrival: ev.arrival, held: ev.held };
+      m.ykc.record = { arrival: ev.arrival, held: ev.held, id: ev.id };
       send(m);
     };
+    // Copies the gateway did not hand over as records: shown, under their own topic, never to be stored.
+    const notHandedOver = (name: 'recordDuplicate' | 'recordForeign') => (ev: RecordEvent) => {
+      if (!pileOk(ev.pileNo)) return;
+      const m = frameMsg(ev, includeRaw);
+      m.topic = `ykc/${ev.pileNo}/${name}`;
+      m.ykc.record = { arrival: ev.arrival, held: ev.held, id: ev.id, ...(ev.foreign ? { foreign: true } : {}) };
+      send(m);
+    };
+    const onDuplicate = notHandedOver('recordDuplicate');
+    const onForeign = notHandedOver('recordForeign');
     const sessionMsg = (name: string, ev: SessionEvent, payload: Record<string, unknown>) => {
       if (!pileOk(ev.pileNo)) return;
       send({ topic: `ykc/${ev.pileNo ?? ''}/${name}`, payload, ykc: { pileNo: ev.pileNo, name, sessionId: ev.sessionId, remote: ev.remote, receivedAt: ev.at } } as NodeMessage);
@@ -106,6 +116,10 @@ export = function (RED: NodeAPI): void {
       if (!gw) return;
       gw.on('frame', onFrame);
       if (groups.has('records')) gw.on('record', onRecord);
+      if (groups.has('duplicates')) {
+        gw.on('recordDuplicate', onDuplicate);
+        gw.on('recordForeign', onForeign);
+      }
       if (groups.has('session')) {
         gw.on('online', onOnline);
         gw.on('offline', onOffline);
@@ -133,6 +147,8 @@ export = function (RED: NodeAPI): void {
       if (gw) {
         gw.off('frame', onFrame);
         gw.off('record', onRecord);
+        gw.off('recordDuplicate', onDuplicate);
+        gw.off('recordForeign', onForeign);
         gw.off('online', onOnline);
         gw.off('offline', onOffline);
         gw.off('login', onLogin);

@@ -162,7 +162,7 @@ export = function (RED: NodeAPI): void {
         acceptHiFirstCrc: config.acceptHiFirstCrc !== false,
       };
       const userDir = (RED.settings as unknown as { userDir?: string }).userDir;
-      const journal = config.persist !== false && userDir ? new FileJournal(path.join(userDir, 'ykc', `records-${node.id.replace(/[^\w.-]/g, '_')}.json`)) : undefined;
+      const journal = config.persist !== false && userDir ? new FileJournal(path.join(userDir, 'ykc', `records-${node.id.replace(/[^\w.-]/g, '_')}.jsonl`)) : undefined;
       // The models piles took (tariff in force) beside the record journal, in a file of their own.
       if (config.persist !== false && userDir) options.tariffHistoryFile = path.join(userDir, 'ykc', `tariffs-${node.id.replace(/[^\w.-]/g, '_')}.jsonl`);
       const gw = new YkcServer(options, journal);

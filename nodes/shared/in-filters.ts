@@ -10,7 +10,7 @@ export const GROUPS: Record<string, number[]> = {
   replies: [0x33, 0x35, 0x41, 0x43, 0x45, 0x47, 0x51, 0x55, 0x57, 0x63, 0x91, 0x93, 0xa3],
   lock: [0x61],
 };
-export const EVENT_GROUPS = ['session', 'records', 'gunState', 'problems', 'sent', 'metrics'] as const;
+export const EVENT_GROUPS = ['session', 'records', 'duplicates', 'gunState', 'problems', 'sent', 'metrics'] as const;
 export const DEFAULT_GROUPS = ['session', 'realtime', 'bms', 'billingModel', 'startRequests', 'replies', 'lock', 'records', 'gunState'];
 
 /** "0x13, realtime, 19" → frame type codes; unknown names are reported, not ignored silently. */

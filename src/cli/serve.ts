@@ -69,6 +69,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   });
   gw.on('record', (e) => line('record', e));
   gw.on('recordDuplicate', (e) => line('recordDuplicate', e));
+  gw.on('recordForeign', (e) => line('recordForeign', e));
   gw.on('gunState', (e) => line('gunState', e));
   gw.on('problem', (e) => line('problem', e));
   if (flags.raw) gw.on('sent', (e) => line('sent', e));

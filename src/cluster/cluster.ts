@@ -446,7 +446,7 @@ export class YkcCluster extends EventEmitter<ClusterEvents> implements RemotePil
     if (this.seen.size > this.dedupeWindow) this.seen.delete(this.seen.keys().next().value as string);
     this.counters.served++;
     if (c.op === 'confirm') {
-      if (typeof c.tradeNo === 'string') this.server.confirmRecord(c.tradeNo, c.ok !== false, c.pileNo, true);
+      if (typeof c.tradeNo === 'string') this.server.confirm({ tradeNo: c.tradeNo, pileNo: c.pileNo, localOnly: true }, c.ok !== false);
       return;
     }
     const timeoutMs = Number.isFinite(c.timeoutMs) && c.timeoutMs > 0 ? c.timeoutMs : undefined;

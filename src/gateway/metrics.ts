@@ -78,6 +78,8 @@ export function toPrometheus(snaps: Array<{ server: string; snap: MetricsSnapsho
     ['recordsRefused', 'Transaction records refused (0x40 result 1).'],
     ['recordsDuplicate', 'Resent transaction records recognised.'],
     ['recordsExpired', 'Record holds that expired unconfirmed.'],
+    ['recordsForeign', 'Transaction records refused because their body names another pile.'],
+    ['recordsOverLimit', 'Transaction records neither acknowledged nor emitted: too many held (maxHeldRecordsPerPile, maxHeldRecords).'],
   ];
   for (const [k, help] of counters) {
     const name = k.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase());

@@ -19,6 +19,10 @@ export interface GatewayOptions {
   recordConfirmTimeoutMs: number;
   /** Trade numbers remembered as confirmed, to recognise resends. */
   confirmedMemory: number;
+  /** "after-store": records of one pile held awaiting the flow; beyond it a new record is not acknowledged (the pile resends it later). */
+  maxHeldRecordsPerPile: number;
+  /** "after-store": records of all piles held awaiting the flow; beyond it the same. */
+  maxHeldRecords: number;
 
   /** Pile heartbeat period (spec: 10 s) and how many silent periods make a pile offline. */
   heartbeatPeriodMs: number;
@@ -71,6 +75,8 @@ export const DEFAULT_OPTIONS: GatewayOptions = {
   recordConfirm: 'at-once',
   recordConfirmTimeoutMs: 30_000,
   confirmedMemory: 10_000,
+  maxHeldRecordsPerPile: 64,
+  maxHeldRecords: 10_000,
   heartbeatPeriodMs: 10_000,
   missedHeartbeats: 3,
   loginTimeoutMs: 60_000,

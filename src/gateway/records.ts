@@ -1,14 +1,44 @@
 /**
- * Transaction-record bookkeeping: which records wait for confirmation, which trade numbers were
- * already confirmed (to recognise the pile's resends), and a journal so both survive a restart.
+ * Transaction-record bookkeeping: which records wait for the flow's confirmation, which were
+ * confirmed (to recognise the pile's resends), and a journal so both survive a restart.
  * A record is never acknowledged before the flow says it is stored (mode "after-store").
+ *
+ * A record is identified by the pile of the session that sent it, its trade number, and a digest
+ * of its body bytes (docs/records.md "Which copies are the same record"): a pile's resend changes
+ * only the sequence bytes (and so the CRC), so an exact resend has the same digest, while another
+ * session under a reused or all-zero trade number, or another pile's record, does not.
  */
-import * as fs from 'fs';
-import * as path from 'path';
+import { createHash } from 'crypto';
+import { FileJournal, JournalEntry, RecordJournal } from './journal';
 
-export interface PendingRecord {
-  tradeNo: string;
+export { FileJournal };
+export type { JournalEntry, JournalLoad, RecordJournal } from './journal';
+
+/** Frame types that carry a transaction record answered by 0x40 (more are added as versions are). */
+export function isRecordType(type: number): boolean {
+  return type === 0x3b || type === 0x3d;
+}
+
+/**
+ * The record's content identity: a digest of the body bytes of the frame (between the type byte
+ * and the CRC). Sequence bytes, encryption flag and CRC are outside it, so resends share it.
+ */
+export function recordDigest(frame: Buffer): string {
+  return createHash('sha1').update(frame.subarray(6, frame.length - 2)).digest('hex').slice(0, 16);
+}
+
+/** Matches any content: a confirmation given for a (pile, trade number) whose copy the gateway never saw. */
+export const ANY_CONTENT = '*';
+
+export interface RecordRef {
+  /** The pile of the session the record came from (never the number written in the body). */
   pileNo: string;
+  tradeNo: string;
+  /** recordDigest() of the body, or ANY_CONTENT. */
+  id: string;
+}
+
+export interface PendingRecord extends RecordRef {
   /** Sequence value of the latest copy received: the 0x40 answers that copy. */
   seq: number;
   type: number;
@@ -17,182 +47,231 @@ export interface PendingRecord {
   timer: NodeJS.Timeout | null;
 }
 
-export interface JournalState {
-  /** Records handed to the flow but not confirmed: a resend after a restart is flagged `resend`. */
-  unconfirmed: Array<{ tradeNo: string; pileNo: string; receivedAt: number }>;
-  /** Recently confirmed trade numbers with the result sent (0 received, 1 illegal). */
-  confirmed: Array<[string, number]>;
-}
-
-export interface RecordJournal {
-  load(): JournalState | null;
-  save(state: JournalState): void;
-  /** Writes anything not yet on disk. */
-  flush(): void;
-  /**
-   * Told when a write fails (disk full, directory not writable). The state stays in memory and is
-   * written with the next change or at close; a journal never throws into the gateway's event loop.
-   */
-  onError?: (err: Error) => void;
-}
-
-/** A JSON file written atomically (temp file + rename), at most every `debounceMs`. */
-export class FileJournal implements RecordJournal {
-  onError?: (err: Error) => void;
-  private timer: NodeJS.Timeout | null = null;
-  private latest: JournalState | null = null;
-
-  constructor(
-    readonly file: string,
-    private readonly debounceMs = 100,
-  ) {}
-
-  load(): JournalState | null {
-    try {
-      const j = JSON.parse(fs.readFileSync(this.file, 'utf8')) as JournalState;
-      if (!Array.isArray(j.unconfirmed) || !Array.isArray(j.confirmed)) return null;
-      return j;
-    } catch {
-      return null;
-    }
-  }
-
-  save(state: JournalState): void {
-    this.latest = state;
-    if (this.debounceMs <= 0) {
-      this.tryFlush();
-      return;
-    }
-    if (!this.timer) {
-      this.timer = setTimeout(() => this.tryFlush(), this.debounceMs);
-      this.timer.unref?.();
-    }
-  }
-
-  /** flush() from a timer or an event handler: an exception there would end the whole process. */
-  private tryFlush(): void {
-    try {
-      this.flush();
-    } catch (e) {
-      this.onError?.(e instanceof Error ? e : new Error(String(e)));
-    }
-  }
-
-  flush(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    if (!this.latest) return;
-    const state = this.latest;
-    this.latest = null;
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    try {
-      fs.mkdirSync(path.dirname(this.file), { recursive: true });
-      fs.writeFileSync(tmp, JSON.stringify(state));
-      fs.renameSync(tmp, this.file);
-    } catch (e) {
-      // Keep it for the next attempt unless something newer is already waiting.
-      this.latest ??= state;
-      try {
-        fs.unlinkSync(tmp);
-      } catch {
-        /* no temp file was written */
-      }
-      throw e;
-    }
-  }
-}
-
 export type Arrival = 'new' | 'resend-pending' | 'resend-confirmed' | 'resend-unconfirmed';
 
+const keyOf = (r: RecordRef): string => `${r.pileNo}/${r.tradeNo}/${r.id}`;
+function refOf(key: string): RecordRef {
+  const [pileNo, tradeNo, id] = key.split('/');
+  return { pileNo, tradeNo, id };
+}
+
 export class RecordBook {
-  readonly pending = new Map<string, PendingRecord>();
+  private readonly held = new Map<string, PendingRecord>();
+  /** Held keys by trade number: confirmations that name no pile or no content find their record without a scan. */
+  private readonly heldByTrade = new Map<string, Set<string>>();
+  private readonly heldPerPile = new Map<string, number>();
+  /** Result sent (0 received, 1 illegal), by record key. */
   private readonly confirmed = new Map<string, number>();
-  /** Emitted before (a restart, or a hold that timed out) and never confirmed. */
-  private readonly unconfirmed = new Map<string, { pileNo: string; receivedAt: number }>();
+  /** Emitted before (a restart, or a hold that timed out) and never confirmed: key → receivedAt. */
+  private readonly unconfirmed = new Map<string, number>();
+  /**
+   * Trade numbers from a journal of the earlier format, which kept no pile or content: a copy
+   * matching one is flagged `resend-unconfirmed` and handed to the flow (stored idempotently), never
+   * absorbed, so an identity the old format cannot tell apart never costs a record.
+   */
+  private readonly legacy = new Map<string, string | null>();
+  /** What went wrong reading the journal, for the server to report once someone listens. */
+  readonly loadProblems: Array<{ message: string; details: Record<string, unknown> }> = [];
 
   constructor(
     private readonly memory: number,
     private readonly journal?: RecordJournal,
   ) {
-    const state = journal?.load();
-    if (state) {
-      for (const u of state.unconfirmed.slice(-memory)) this.unconfirmed.set(u.tradeNo, { pileNo: u.pileNo, receivedAt: u.receivedAt });
-      for (const [t, r] of state.confirmed.slice(-memory)) this.confirmed.set(t, r);
-    }
+    if (!journal) return;
+    const loaded = this.guard(() => journal.load());
+    if (!loaded) return;
+    this.loadProblems.push(...loaded.problems);
+    for (const e of loaded.entries) this.replay(e);
+    // Start from a clean file holding exactly what was read: a truncated last line must not be
+    // continued by the next append, and the old format is rewritten once.
+    if (loaded.entries.length || loaded.problems.length) this.guard(() => journal.compact(this.snapshot()));
   }
 
   /** How a 0x3B/0x3D copy relates to what we know. Does not change state. */
-  classify(tradeNo: string): Arrival {
-    if (this.confirmed.has(tradeNo)) return 'resend-confirmed';
-    if (this.pending.has(tradeNo)) return 'resend-pending';
-    if (this.unconfirmed.has(tradeNo)) return 'resend-unconfirmed';
+  classify(ref: RecordRef): Arrival {
+    const key = keyOf(ref);
+    if (this.confirmed.has(key) || this.confirmed.has(keyOf({ ...ref, id: ANY_CONTENT }))) return 'resend-confirmed';
+    if (this.held.has(key)) return 'resend-pending';
+    if (this.unconfirmed.has(key)) return 'resend-unconfirmed';
+    const legacyPile = this.legacy.get(ref.tradeNo);
+    if (legacyPile !== undefined && (legacyPile === null || legacyPile === ref.pileNo)) return 'resend-unconfirmed';
     return 'new';
   }
 
-  confirmedResult(tradeNo: string): number | undefined {
-    return this.confirmed.get(tradeNo);
+  /** The result a record was confirmed with (its exact content, or a confirmation for any content). */
+  confirmedResult(ref: RecordRef): number | undefined {
+    return this.confirmed.get(keyOf(ref)) ?? this.confirmed.get(keyOf({ ...ref, id: ANY_CONTENT }));
+  }
+
+  heldRecord(ref: RecordRef): PendingRecord | undefined {
+    return this.held.get(keyOf(ref));
+  }
+
+  heldCount(pileNo?: string): number {
+    return pileNo === undefined ? this.held.size : (this.heldPerPile.get(pileNo) ?? 0);
+  }
+
+  /**
+   * Held records with this trade number, oldest first, narrowed to a pile and a content id when
+   * given. Several piles can hold the same trade number: callers that name no pile must check.
+   */
+  findHeld(tradeNo: string, pileNo?: string, id?: string): PendingRecord[] {
+    const keys = this.heldByTrade.get(tradeNo);
+    if (!keys) return [];
+    const out: PendingRecord[] = [];
+    for (const k of keys) {
+      const p = this.held.get(k)!;
+      if ((pileNo === undefined || p.pileNo === pileNo) && (id === undefined || p.id === id)) out.push(p);
+    }
+    return out;
+  }
+
+  /** Records handed to the flow, no longer held and not confirmed, with this trade number (a scan: only for late confirmations). */
+  findUnconfirmed(tradeNo: string, pileNo?: string, id?: string): RecordRef[] {
+    const out: RecordRef[] = [];
+    for (const k of this.unconfirmed.keys()) {
+      const r = refOf(k);
+      if (r.tradeNo === tradeNo && (pileNo === undefined || r.pileNo === pileNo) && (id === undefined || r.id === id) && !this.held.has(k)) out.push(r);
+    }
+    return out;
+  }
+
+  /** Confirmed entries with this trade number (a scan: only when nothing is held for it). */
+  findConfirmed(tradeNo: string, pileNo?: string, id?: string): Array<RecordRef & { result: number }> {
+    const out: Array<RecordRef & { result: number }> = [];
+    for (const [k, result] of this.confirmed) {
+      const r = refOf(k);
+      if (r.tradeNo === tradeNo && (pileNo === undefined || r.pileNo === pileNo) && (id === undefined || r.id === id || r.id === ANY_CONTENT)) out.push({ ...r, result });
+    }
+    return out;
   }
 
   hold(rec: PendingRecord): void {
-    this.pending.set(rec.tradeNo, rec);
-    this.unconfirmed.delete(rec.tradeNo);
-    this.unconfirmed.set(rec.tradeNo, { pileNo: rec.pileNo, receivedAt: rec.receivedAt });
+    const key = keyOf(rec);
+    this.held.set(key, rec);
+    let byTrade = this.heldByTrade.get(rec.tradeNo);
+    if (!byTrade) this.heldByTrade.set(rec.tradeNo, (byTrade = new Set()));
+    byTrade.add(key);
+    this.heldPerPile.set(rec.pileNo, (this.heldPerPile.get(rec.pileNo) ?? 0) + 1);
+    this.unconfirmed.delete(key);
+    this.unconfirmed.set(key, rec.receivedAt);
     // Bounded like the confirmed set: a flow that never confirms must not grow the journal forever.
     // Forgetting the oldest only costs a very late resend its 'resend-unconfirmed' flag.
-    while (this.unconfirmed.size > this.memory) this.unconfirmed.delete(this.unconfirmed.keys().next().value as string);
-    this.persist();
+    this.trim(this.unconfirmed);
+    this.append({ k: 'h', p: rec.pileNo, t: rec.tradeNo, i: rec.id, a: rec.receivedAt }, false);
   }
 
   /** The hold expired: forget the copy but remember it was handed to the flow. */
-  expire(tradeNo: string): PendingRecord | undefined {
-    const p = this.pending.get(tradeNo);
-    if (!p) return undefined;
-    if (p.timer) clearTimeout(p.timer);
-    this.pending.delete(tradeNo);
-    return p;
+  expire(ref: RecordRef): PendingRecord | undefined {
+    return this.release(keyOf(ref));
   }
 
-  markConfirmed(tradeNo: string, result: number): PendingRecord | undefined {
-    const p = this.pending.get(tradeNo);
-    if (p?.timer) clearTimeout(p.timer);
-    this.pending.delete(tradeNo);
-    this.unconfirmed.delete(tradeNo);
-    this.confirmed.delete(tradeNo);
-    this.confirmed.set(tradeNo, result);
-    while (this.confirmed.size > this.memory) this.confirmed.delete(this.confirmed.keys().next().value as string);
-    this.persist();
-    return p;
-  }
-
-  unconfirmedPile(tradeNo: string): string | undefined {
-    return this.unconfirmed.get(tradeNo)?.pileNo;
+  /**
+   * Remembers a confirmation; with `durable` it is on disk (fsync) when this returns true.
+   * Returns the held copy it released, if any.
+   */
+  markConfirmed(ref: RecordRef, result: number, durable = true): { record: PendingRecord | undefined; durable: boolean } {
+    const key = keyOf(ref);
+    const record = this.release(key);
+    this.unconfirmed.delete(key);
+    this.confirmed.delete(key);
+    this.confirmed.set(key, result);
+    if (ref.id === ANY_CONTENT || (this.legacy.get(ref.tradeNo) ?? ref.pileNo) === ref.pileNo) this.legacy.delete(ref.tradeNo);
+    this.trim(this.confirmed);
+    const ok = this.append({ k: 'c', p: ref.pileNo, t: ref.tradeNo, i: ref.id, r: result }, durable);
+    return { record, durable: ok && !!this.journal };
   }
 
   stats(): { pending: number; confirmedMemory: number; unconfirmed: number } {
-    return { pending: this.pending.size, confirmedMemory: this.confirmed.size, unconfirmed: this.unconfirmed.size };
+    return { pending: this.held.size, confirmedMemory: this.confirmed.size, unconfirmed: this.unconfirmed.size };
   }
 
   close(): void {
-    for (const p of this.pending.values()) if (p.timer) clearTimeout(p.timer);
-    this.pending.clear();
-    this.guard(() => this.journal?.flush());
+    for (const p of this.held.values()) if (p.timer) clearTimeout(p.timer);
+    this.held.clear();
+    this.heldByTrade.clear();
+    this.heldPerPile.clear();
+    this.guard(() => this.journal?.close());
   }
 
-  private persist(): void {
-    if (!this.journal) return;
-    const state: JournalState = {
-      unconfirmed: [...this.unconfirmed].map(([tradeNo, u]) => ({ tradeNo, pileNo: u.pileNo, receivedAt: u.receivedAt })),
-      confirmed: [...this.confirmed],
-    };
-    this.guard(() => this.journal!.save(state));
+  /** Everything the journal must keep, in the order it happened. */
+  private snapshot(): JournalEntry[] {
+    const out: JournalEntry[] = [];
+    for (const [t, p] of this.legacy) out.push({ k: 'l', t, p });
+    for (const [k, a] of this.unconfirmed) {
+      const r = refOf(k);
+      out.push({ k: 'h', p: r.pileNo, t: r.tradeNo, i: r.id, a });
+    }
+    for (const [k, result] of this.confirmed) {
+      const r = refOf(k);
+      out.push({ k: 'c', p: r.pileNo, t: r.tradeNo, i: r.id, r: result });
+    }
+    return out;
+  }
+
+  private replay(e: JournalEntry): void {
+    if (e.k === 'l') {
+      this.legacy.set(e.t, e.p);
+      while (this.legacy.size > this.memory) this.legacy.delete(this.legacy.keys().next().value as string);
+      return;
+    }
+    const key = keyOf({ pileNo: e.p, tradeNo: e.t, id: e.i });
+    if (e.k === 'h') {
+      if (this.confirmed.has(key)) return;
+      this.unconfirmed.delete(key);
+      this.unconfirmed.set(key, e.a);
+      this.trim(this.unconfirmed);
+    } else {
+      this.unconfirmed.delete(key);
+      this.confirmed.delete(key);
+      this.confirmed.set(key, e.r);
+      this.trim(this.confirmed);
+    }
+  }
+
+  private release(key: string): PendingRecord | undefined {
+    const p = this.held.get(key);
+    if (!p) return undefined;
+    if (p.timer) clearTimeout(p.timer);
+    this.held.delete(key);
+    const byTrade = this.heldByTrade.get(p.tradeNo);
+    byTrade?.delete(key);
+    if (byTrade && byTrade.size === 0) this.heldByTrade.delete(p.tradeNo);
+    const n = (this.heldPerPile.get(p.pileNo) ?? 1) - 1;
+    if (n > 0) this.heldPerPile.set(p.pileNo, n);
+    else this.heldPerPile.delete(p.pileNo);
+    return p;
+  }
+
+  private trim(m: Map<string, number>): void {
+    while (m.size > this.memory) m.delete(m.keys().next().value as string);
+  }
+
+  /** Appends one entry (O(1)); now and then the log is rewritten from the live state. False when not written. */
+  private append(e: JournalEntry, durable: boolean): boolean {
+    const j = this.journal;
+    if (!j) return false;
+    const ok = this.guard(() => {
+      j.append(e, durable);
+      return true;
+    });
+    if (!j.wantsCompaction(this.unconfirmed.size + this.confirmed.size + this.legacy.size)) return ok === true;
+    // Also after a failed write: the whole state, this entry included, is written (and fsync'ed) afresh.
+    return (
+      this.guard(() => {
+        j.compact(this.snapshot());
+        return true;
+      }) === true
+    );
   }
 
   /** Journal trouble is reported, never thrown: it runs inside socket handlers and close(). */
-  private guard(write: () => void): void {
+  private guard<T>(work: () => T): T | undefined {
     try {
-      write();
+      return work();
     } catch (e) {
       this.journal?.onError?.(e instanceof Error ? e : new Error(String(e)));
+      return undefined;
     }
   }
 }

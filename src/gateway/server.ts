@@ -15,7 +15,7 @@ export type { TariffBody };
 import { GunStateChange, GunStateTracker } from './gun-state';
 import { LatencyWindow, MetricsSnapshot } from './metrics';
 import { GatewayOptions, resolveOptions } from './options';
-import { Arrival, RecordBook, RecordJournal } from './records';
+import { ANY_CONTENT, Arrival, isRecordType, RecordBook, recordDigest, RecordJournal, RecordRef } from './records';
 import { PileSession, SessionInfo } from './session';
 import { SessionStart, TariffEntry, TariffHistory } from './tariff-history';
 
@@ -36,6 +36,33 @@ export interface RecordEvent extends FrameEvent {
   arrival: Arrival;
   /** True when the gateway waits for confirmRecord() before acknowledging. */
   held: boolean;
+  /** The record's content id (a digest of its body bytes): with the pile and trade number, which record this is. */
+  id: string;
+  /** The body names another pile than the session's: refused, never counted as that pile's record. */
+  foreign?: boolean;
+}
+
+/** Which record to confirm: the trade number, and the pile and content id when known (docs/records.md). */
+export interface ConfirmRequest {
+  tradeNo: string;
+  /** The session's pile (msg.ykc.pileNo). Needed when several piles hold this trade number. */
+  pileNo?: string;
+  /** RecordEvent.id (msg.ykc.record.id): picks one of several records of a pile under one trade number. */
+  id?: string;
+  /** Cluster: do not relay to the instance holding the pile (this confirmation came from there). */
+  localOnly?: boolean;
+}
+
+export interface ConfirmOutcome {
+  pileNo: string;
+  tradeNo: string;
+  result: number;
+  /** The pile got its 0x40 now; false: it is offline and its next resend is acknowledged. */
+  sent: boolean;
+  /** Confirmed before: nothing was sent again. */
+  already?: boolean;
+  /** The confirmation is on disk (fsync'ed) — false without a journal, or when it could not be written (reported as YKC_STORE). */
+  durable: boolean;
 }
 
 export interface SessionEvent {
@@ -148,6 +175,8 @@ export interface Counters {
   recordsRefused: number;
   recordsDuplicate: number;
   recordsExpired: number;
+  recordsForeign: number;
+  recordsOverLimit: number;
 }
 
 function newCounters(): Counters {
@@ -156,6 +185,7 @@ function newCounters(): Counters {
     framesIn: 0, framesOut: 0, framesInByType: {}, framesOutByType: {}, crcErrors: 0, hiFirstCrcFrames: 0,
     framingErrors: 0, garbageBytes: 0, decodeErrors: 0, framesBeforeLogin: 0, commands: 0, commandTimeouts: 0,
     commandFailures: 0, recordsReceived: 0, recordsConfirmed: 0, recordsRefused: 0, recordsDuplicate: 0, recordsExpired: 0,
+    recordsForeign: 0, recordsOverLimit: 0,
   };
 }
 
@@ -168,7 +198,8 @@ export interface ServerEvents {
   frame: [FrameEvent];
   record: [RecordEvent];
   recordDuplicate: [RecordEvent];
-  recordExpired: [{ tradeNo: string; pileNo: string; at: number }];
+  recordForeign: [RecordEvent];
+  recordExpired: [{ tradeNo: string; pileNo: string; id: string; at: number }];
   recordConfirmed: [{ tradeNo: string; pileNo: string | null; result: number; at: number }];
   gunState: [GunStateChange];
   sent: [FrameEvent];
@@ -204,17 +235,22 @@ export class YkcServer extends EventEmitter<ServerEvents> {
   private closeScheduled = false;
   private acceptWindow = 0;
   private acceptsInWindow = 0;
+  /** Piles told about a record bound (YKC_LIMIT) in the current episode: told once, not per record. */
+  private readonly overLimit = new Set<string>();
 
   constructor(options: Partial<GatewayOptions> = {}, journal?: RecordJournal) {
     super();
     this.options = resolveOptions(options);
     if (journal) {
+      // Deferred a turn: the first failure can come from the constructor, before anyone listens.
       journal.onError = (e) => {
         const errno = (e as NodeJS.ErrnoException).code;
-        this.problem(new YkcError('YKC_STORE', `record journal not written (${errno ?? e.message}): unconfirmed and confirmed trade numbers will not survive a restart until it is`, { errno }));
+        setImmediate(() => this.problem(new YkcError('YKC_STORE', `record journal not written (${errno ?? e.message}): unconfirmed and confirmed trade numbers will not survive a restart until it is`, { errno })));
       };
     }
     this.records = new RecordBook(this.options.confirmedMemory, journal);
+    // Reported once the owner has had the chance to listen (it subscribes right after constructing).
+    for (const p of this.records.loadProblems) setImmediate(() => this.problem(new YkcError('YKC_STORE', p.message, p.details)));
     this.gunStates = new GunStateTracker((c) => this.emit('gunState', c));
     const o = this.options;
     this.tariffHistory = new TariffHistory(
@@ -376,7 +412,7 @@ export class YkcServer extends EventEmitter<ServerEvents> {
     for (const l of this.requests.values()) requestsPending += l.length;
     return {
       at: Date.now(),
-      gauges: { connections: this.sessions.size, pilesOnline: this.byPile.size, recordsPending: this.records.pending.size, requestsPending },
+      gauges: { connections: this.sessions.size, pilesOnline: this.byPile.size, recordsPending: this.records.heldCount(), requestsPending },
       counters: { ...this.counters, framesInByType: { ...this.counters.framesInByType }, framesOutByType: { ...this.counters.framesOutByType } },
       commandLatencyMs: this.commandLatency.summary(),
     };
@@ -533,65 +569,148 @@ export class YkcServer extends EventEmitter<ServerEvents> {
   // ---- records -------------------------------------------------------------------------------
 
   /**
-   * Acknowledges a held record (0x40 result 0, or 1 = illegal record when ok is false). Works
-   * for records held now, confirmed before (sent again), or known only from the journal / the
-   * given pile number. Returns false when the pile cannot be reached now (it will resend).
+   * Acknowledges a record (0x40 result 0, or 1 = illegal record when ok is false) and remembers it,
+   * durably (fsync) when a journal is set, before returning. Finds, in this order: a held copy
+   * (the oldest when several match), a record handed over whose hold expired, a confirmation made
+   * before (`already`: nothing is sent again). Unknown to the gateway but named with its pile: the
+   * confirmation is remembered for any content of that (pile, trade number), so the pile's resend
+   * is acknowledged. Throws YKC_INPUT when the trade number alone is ambiguous (held by several
+   * piles) or unknown without a pile.
    */
-  confirmRecord(tradeNo: string, ok = true, pileNo?: string, localOnly = false): boolean {
+  confirm(req: ConfirmRequest, ok = true): ConfirmOutcome {
     const result = ok ? 0 : 1;
-    const held = this.records.pending.get(tradeNo);
-    const target = held?.pileNo ?? pileNo ?? this.records.unconfirmedPile(tradeNo);
-    this.records.markConfirmed(tradeNo, result);
-    this.emit('recordConfirmed', { tradeNo, pileNo: target ?? null, result, at: Date.now() });
+    const { tradeNo, pileNo, id } = req;
+    const one = <T extends RecordRef>(found: T[]): T | undefined => {
+      if (pileNo === undefined && new Set(found.map((r) => r.pileNo)).size > 1) {
+        throw new YkcError('YKC_INPUT', `trade number ${tradeNo} is known from piles ${[...new Set(found.map((r) => r.pileNo))].join(', ')}: name the pile (msg.ykc.pileNo) to confirm one`, { tradeNo });
+      }
+      return found[0];
+    };
+    const held = one(this.records.findHeld(tradeNo, pileNo, id));
+    let ref: RecordRef | undefined = held ?? one(this.records.findUnconfirmed(tradeNo, pileNo, id));
+    if (!ref) {
+      const before = one(this.records.findConfirmed(tradeNo, pileNo, id));
+      if (before) return { pileNo: before.pileNo, tradeNo, result: before.result, sent: false, already: true, durable: false };
+      if (pileNo === undefined) {
+        throw new YkcError('YKC_INPUT', `record ${tradeNo} is not known to the gateway: name its pile (msg.ykc.pileNo) to confirm it`, { tradeNo });
+      }
+      ref = { pileNo, tradeNo, id: id ?? ANY_CONTENT };
+    }
+    const { durable } = this.records.markConfirmed(ref, result, true);
+    this.emit('recordConfirmed', { tradeNo, pileNo: ref.pileNo, result, at: Date.now() });
     if (ok) this.counters.recordsConfirmed++;
     else this.counters.recordsRefused++;
-    const s = target ? this.byPile.get(target) : undefined;
+    if (this.records.heldCount(ref.pileNo) === 0) this.overLimit.delete(ref.pileNo);
+    const s = this.byPile.get(ref.pileNo);
     // A record relayed from another instance of a cluster is acknowledged where its pile is connected.
-    if (!s && target && !held && !localOnly && this.remote && this.remote.holder(target) !== null) return this.remote.confirm(target, tradeNo, ok);
-    if (!s || s.state !== 'online') return false;
-    this.write(s, { type: 0x40, seq: held ? held.seq : s.nextSeq(), body: { tradeNo, result } });
-    return true;
+    if (!s && !held && !req.localOnly && this.remote && this.remote.holder(ref.pileNo) !== null) {
+      return { pileNo: ref.pileNo, tradeNo, result, sent: this.remote.confirm(ref.pileNo, tradeNo, ok), durable };
+    }
+    const sent = !!s && s.state === 'online';
+    if (sent) this.write(s, { type: 0x40, seq: held ? held.seq : s.nextSeq(), body: { tradeNo, result } });
+    return { pileNo: ref.pileNo, tradeNo, result, sent, durable };
   }
 
-  private onRecord(s: PileSession, ev: FrameEvent): void {
+  /**
+   * confirm() for callers of the earlier API: true when the 0x40 went to the pile now. The trade
+   * number alone works when only one pile holds it.
+   */
+  confirmRecord(tradeNo: string, ok = true, pileNo?: string, id?: string): boolean {
+    return this.confirm({ tradeNo, pileNo, id }, ok).sent;
+  }
+
+  private onRecord(s: PileSession, ev: FrameEvent, buf: Buffer): void {
     const f = ev.frame;
     const tradeNo = String(f.body.tradeNo);
     const pileNo = s.pileNo!;
-    const arrival = this.records.classify(tradeNo);
+    // Identity: the session's pile (never the body's), the trade number, and the content.
+    const ref: RecordRef = { pileNo, tradeNo, id: recordDigest(buf) };
     this.counters.recordsReceived++;
+    const claimed = f.body.pileNo;
+    if (typeof claimed === 'string' && claimed !== pileNo) {
+      this.refuseForeign(s, ev, ref, claimed);
+      return;
+    }
+    const arrival = this.records.classify(ref);
     const mode = this.options.recordConfirm;
     if (arrival === 'resend-confirmed') {
       // Already safe downstream: acknowledge again, never hand it to the flow twice.
       this.counters.recordsDuplicate++;
-      this.write(s, { type: 0x40, seq: f.seq, body: { tradeNo, result: this.records.confirmedResult(tradeNo) ?? 0 } });
-      this.emit('recordDuplicate', { ...ev, arrival, held: false });
+      this.write(s, { type: 0x40, seq: f.seq, body: { tradeNo, result: this.records.confirmedResult(ref) ?? 0 } });
+      this.emit('recordDuplicate', { ...ev, arrival, held: false, id: ref.id });
       return;
     }
     if (arrival === 'resend-pending') {
-      const p = this.records.pending.get(tradeNo)!;
+      const p = this.records.heldRecord(ref)!;
       p.seq = f.seq;
       p.resends++;
       this.counters.recordsDuplicate++;
-      this.emit('recordDuplicate', { ...ev, arrival, held: true });
+      this.emit('recordDuplicate', { ...ev, arrival, held: true, id: ref.id });
       return;
     }
     if (mode === 'at-once') {
-      this.records.markConfirmed(tradeNo, 0);
+      // Nothing waits on this confirmation: journalled with the next batch, not fsync'ed per record.
+      this.records.markConfirmed(ref, 0, false);
       this.counters.recordsConfirmed++;
       this.write(s, { type: 0x40, seq: f.seq, body: { tradeNo, result: 0 } });
-      this.emit('record', { ...ev, arrival, held: false });
+      this.emit('record', { ...ev, arrival, held: false, id: ref.id });
       return;
     }
-    const timeout = this.options.recordConfirmTimeoutMs;
+    if (!this.mayHold(s, ref)) return;
     const timer = setTimeout(() => {
-      if (this.records.expire(tradeNo)) {
+      if (this.records.expire(ref)) {
         this.counters.recordsExpired++;
-        this.emit('recordExpired', { tradeNo, pileNo, at: Date.now() });
+        if (this.records.heldCount(pileNo) === 0) this.overLimit.delete(pileNo);
+        this.emit('recordExpired', { tradeNo, pileNo, id: ref.id, at: Date.now() });
       }
-    }, timeout);
+    }, this.options.recordConfirmTimeoutMs);
     timer.unref?.();
-    this.records.hold({ tradeNo, pileNo, seq: f.seq, type: f.type, receivedAt: ev.receivedAt, resends: 0, timer });
-    this.emit('record', { ...ev, arrival, held: true });
+    this.records.hold({ ...ref, seq: f.seq, type: f.type, receivedAt: ev.receivedAt, resends: 0, timer });
+    this.emit('record', { ...ev, arrival, held: true, id: ref.id });
+  }
+
+  /**
+   * A record whose body names another pile: refused with 0x40 result 1 and reported with its whole
+   * body, so it is never stored as that other pile's record and never blocks the real one.
+   */
+  private refuseForeign(s: PileSession, ev: FrameEvent, ref: RecordRef, claimed: string): void {
+    const f = ev.frame;
+    this.counters.recordsForeign++;
+    this.write(s, { type: 0x40, seq: f.seq, body: { tradeNo: ref.tradeNo, result: 1 } });
+    this.problem(
+      new YkcError('YKC_FIELD', `transaction record ${ref.tradeNo} from pile ${ref.pileNo} names pile ${claimed} in its body: refused (0x40 result 1), not counted as pile ${claimed}'s record`, {
+        tradeNo: ref.tradeNo, claimed, id: ref.id, record: f.body,
+      }),
+      s,
+    );
+    this.emit('recordForeign', { ...ev, arrival: 'new', held: false, id: ref.id, foreign: true });
+  }
+
+  /**
+   * The bounds on records awaiting the flow. Beyond them the record is neither acknowledged nor
+   * emitted: the pile keeps it and resends it, so nothing is lost. Reported once per pile until
+   * one of its records is held again (or none of its records is held any more).
+   */
+  private mayHold(s: PileSession, ref: RecordRef): boolean {
+    const o = this.options;
+    const mine = this.records.heldCount(ref.pileNo);
+    const all = this.records.heldCount();
+    const why =
+      mine >= o.maxHeldRecordsPerPile
+        ? `pile ${ref.pileNo} already has ${mine} records awaiting the flow (maxHeldRecordsPerPile ${o.maxHeldRecordsPerPile})`
+        : all >= o.maxHeldRecords
+          ? `${all} records of all piles await the flow (maxHeldRecords ${o.maxHeldRecords})`
+          : null;
+    if (!why) {
+      this.overLimit.delete(ref.pileNo);
+      return true;
+    }
+    this.counters.recordsOverLimit++;
+    if (!this.overLimit.has(ref.pileNo)) {
+      this.overLimit.add(ref.pileNo);
+      this.problem(new YkcError('YKC_LIMIT', `transaction record ${ref.tradeNo} neither acknowledged nor handed to the flow: ${why}; the pile keeps it and sends it again`, { tradeNo: ref.tradeNo, held: mine, heldTotal: all }), s);
+    }
+    return false;
   }
 
   // ---- login ---------------------------------------------------------------------------------
@@ -726,7 +845,8 @@ export class YkcServer extends EventEmitter<ServerEvents> {
       return;
     }
     const claimed = f.body.pileNo;
-    if (typeof claimed === 'string' && claimed !== s.pileNo) {
+    // A record naming another pile is refused and reported by onRecord.
+    if (typeof claimed === 'string' && claimed !== s.pileNo && !isRecordType(f.type)) {
       this.problem(new YkcError('YKC_FIELD', `${f.name} (${k}) names pile ${claimed} on the connection of pile ${s.pileNo}`, { claimed }), s);
     }
     const ev = this.emitFrame(s, f, buf, receivedAt);
@@ -738,7 +858,7 @@ export class YkcServer extends EventEmitter<ServerEvents> {
       this.commandLatency.add(receivedAt - pending.sentAt);
       pending.resolve(f);
     }
-    this.autoReply(s, f, ev);
+    this.autoReply(s, f, ev, buf);
   }
 
   private emitFrame(s: PileSession, f: DecodedFrame, buf: Buffer, receivedAt: number): FrameEvent {
@@ -754,7 +874,7 @@ export class YkcServer extends EventEmitter<ServerEvents> {
     if (this.includeRaw) ev.raw = maskedHex(buf);
     if (hasSecrets(f.type)) ev.frame = maskFrame(f);
     // Records of logged-in piles are emitted as 'record' once their confirmation path is known.
-    if (!(ev.loggedIn && (f.type === 0x3b || f.type === 0x3d))) this.emit('frame', ev);
+    if (!(ev.loggedIn && isRecordType(f.type))) this.emit('frame', ev);
     return ev;
   }
 
@@ -762,14 +882,19 @@ export class YkcServer extends EventEmitter<ServerEvents> {
   private tariffHook(pileNo: string, f: DecodedFrame, pending: PendingRequest | undefined, at: number): void {
     if (f.type === 0x57) {
       if (pending?.body && f.body.result === 1) this.tariffHistory.accepted(pileNo, pending.body as unknown as TariffBody, at, '0x58');
-    } else if (typeof f.body.tradeNo === 'string' && f.type !== 0x3b && f.type !== 0x3d) {
+    } else if (typeof f.body.tradeNo === 'string' && !isRecordType(f.type)) {
       this.tariffHistory.tradeSeen(pileNo, f.body.tradeNo, at);
     }
   }
 
-  private autoReply(s: PileSession, f: DecodedFrame, ev: FrameEvent): void {
+  private autoReply(s: PileSession, f: DecodedFrame, ev: FrameEvent, buf: Buffer): void {
     const o = this.options;
     const pileNo = s.pileNo!;
+    if (isRecordType(f.type)) {
+      if (f.encrypted || typeof f.body.tradeNo !== 'string') this.emit('frame', ev);
+      else this.onRecord(s, ev, buf);
+      return;
+    }
     switch (f.type) {
       case 0x03:
         if (o.autoHeartbeat) this.write(s, { type: 0x04, seq: f.seq, body: { pileNo, gunNo: f.body.gunNo, reply: 0 } });
@@ -802,14 +927,6 @@ export class YkcServer extends EventEmitter<ServerEvents> {
         }
         return;
       }
-      case 0x3b:
-      case 0x3d:
-        if (f.encrypted || typeof f.body.tradeNo !== 'string') {
-          this.emit('frame', ev);
-          return;
-        }
-        this.onRecord(s, ev);
-        return;
       default:
     }
   }

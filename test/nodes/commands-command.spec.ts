@@ -167,7 +167,7 @@ describe('nodes: ykc-command (every other platform→pile frame)', function () {
     should(p.raw[p.raw.length - 1].subarray(2, 4).toString('hex')).equal('abcd');
     should(a.body).eql({ tradeNo, result: 0, resultName: 'received' });
     should((await r.out[0].next()).payload).containEql({ tradeNo, result: 0 });
-    should(r.gateway.records.pending.has(tradeNo)).be.false();
+    should(r.gateway.records.findHeld(tradeNo)).be.empty();
     // A record the gateway does not hold: the msg's sequence is copied; "illegal record" as asked.
     const other = '32010200000001019999999999990001';
     inject(r, { payload: { tradeNo: other, result: 1 }, ykc: { pileNo: PILE, seq: 0x1234, type: 0x3b } });

@@ -39,7 +39,7 @@ const wireSeq = (seqHex: string) => Buffer.from(seqHex, 'hex').readUInt16LE(0);
 function flow(port: number): Flow {
   return [
     { id: 't1', type: 'tab', label: 'records' },
-    // persist is left at its default (on): the journal goes to <userDir>/ykc/records-s1.json.
+    // persist is left at its default (on): the journal goes to <userDir>/ykc/records-s1.jsonl.
     { id: 's1', type: 'ykc-server', host: '127.0.0.1', port, autoTimeSync: false, recordConfirm: 'after-store' },
     { id: 'in1', z: 't1', type: 'ykc-in', server: 's1', groups: ['records'], wires: [['rec']] },
     { id: 'rec', z: 't1', type: 'helper' },
@@ -109,8 +109,22 @@ function gwEvent<T>(gw: YkcServer, name: 'recordDuplicate' | 'offline' | 'proble
 describe('nodes: records across Node-RED restarts (ykc-server persist)', function () {
   this.timeout(15_000);
   let userDir: string;
-  const journalFile = () => path.join(userDir, 'ykc', 'records-s1.json');
-  const journal = () => JSON.parse(fs.readFileSync(journalFile(), 'utf8')) as { unconfirmed: Array<{ tradeNo: string; pileNo: string }>; confirmed: Array<[string, number]> };
+  const journalFile = () => path.join(userDir, 'ykc', 'records-s1.jsonl');
+  /** The journal's state, folded from its JSON lines in order (h: handed to the flow, c: confirmed). */
+  const journal = () => {
+    const unconfirmed = new Map<string, [string, string]>();
+    const confirmed = new Map<string, [string, number]>();
+    for (const line of fs.readFileSync(journalFile(), 'utf8').split('\n').filter(Boolean)) {
+      const e = JSON.parse(line) as { k: string; p: string; t: string; i: string; r?: number };
+      const key = `${e.p}/${e.t}/${e.i}`;
+      if (e.k === 'h') unconfirmed.set(key, [e.t, e.p]);
+      if (e.k === 'c') {
+        unconfirmed.delete(key);
+        confirmed.set(key, [e.t, e.r!]);
+      }
+    }
+    return { unconfirmed: [...unconfirmed.values()], confirmed: [...confirmed.values()] };
+  };
 
   beforeEach(() => {
     userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ykc-restart-'));
@@ -128,11 +142,12 @@ describe('nodes: records across Node-RED restarts (ykc-server persist)', functio
     const p1 = await pileOn(a.port);
     p1.write(record('8001'));
     const first = await a.records.next();
-    should(first.ykc.record).eql({ arrival: 'new', held: true });
+    should(first.ykc.record).containEql({ arrival: 'new', held: true });
+    should(first.ykc.record.id).match(/^[0-9a-f]{16}$/);
     // Node-RED stops before the flow stored the record (nothing confirmed it).
     await helper.unload();
     await p1.whenClosed();
-    should(journal().unconfirmed.map((u) => [u.tradeNo, u.pileNo])).eql([[TRADE, PILE]]);
+    should(journal().unconfirmed).eql([[TRADE, PILE]]);
     should(journal().confirmed).eql([]);
     p1.frames.some((f) => f.type === 0x40).should.be.false('never acknowledged');
 
@@ -140,7 +155,8 @@ describe('nodes: records across Node-RED restarts (ykc-server persist)', functio
     const p2 = await pileOn(b.port);
     p2.write(record('8101')); // the pile's resend
     const again = await b.records.next();
-    should(again.ykc.record).eql({ arrival: 'resend-unconfirmed', held: true });
+    should(again.ykc.record).containEql({ arrival: 'resend-unconfirmed', held: true });
+    should(again.ykc.record.id).match(/^[0-9a-f]{16}$/);
     should(again.payload).containEql({ tradeNo: TRADE, totalAmount: 2.6759 });
     await settle(p2, '0200');
     p2.frames.some((f) => f.type === 0x40).should.be.false('held until stored');

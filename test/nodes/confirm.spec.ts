@@ -60,8 +60,8 @@ interface Rig {
   out: Collector;
   caught: Collector;
   confirm: Node;
-  /** A scripted pile logged in as the captured pile. */
-  pile(): Promise<ScriptedPile>;
+  /** A scripted pile logged in as the captured pile (or another). */
+  pile(pileNo?: string): Promise<ScriptedPile>;
 }
 
 const piles: ScriptedPile[] = [];
@@ -78,10 +78,10 @@ async function rig(flow: Flow): Promise<Rig> {
     out: new Collector(helper.getNode('out')),
     caught: new Collector(helper.getNode('hc')),
     confirm: helper.getNode('cf'),
-    async pile() {
+    async pile(pileNo = PILE) {
       const p = await ScriptedPile.connect(port);
       piles.push(p);
-      p.write(loginFrame(PILE));
+      p.write(loginFrame(pileNo));
       should((await p.next(0x02)).body.result).equal(0);
       return p;
     },
@@ -128,10 +128,11 @@ describe('nodes: ykc-confirm', function () {
     const m = await r.records.next();
     should(m.topic).equal(`ykc/${PILE}/transactionRecord`);
     should(m.payload).containEql({ tradeNo: TRADE, pileNo: PILE, gunNo: 2, totalAmount: 2.6759 });
-    should(m.ykc.record).eql({ arrival: 'new', held: true });
+    should(m.ykc.record).containEql({ arrival: 'new', held: true });
+    should(m.ykc.record.id).match(/^[0-9a-f]{16}$/);
     await settle(p, '0200');
     has40(p).should.be.false('no 0x40 before the flow confirms');
-    should(r.gw.records.pending.has(TRADE)).be.true();
+    should((r.gw.records.findHeld(TRADE).length > 0)).be.true();
 
     (r.confirm as unknown as { receive(m: Msg): void }).receive(m);
     const out = await r.out.next();
@@ -141,7 +142,7 @@ describe('nodes: ykc-confirm', function () {
     const ack = await p.next(0x40);
     should(ack.body).containEql({ tradeNo: TRADE, result: 0 });
     should(ack.seq).equal(wireSeq('8001'));
-    should(r.gw.records.pending.has(TRADE)).be.false();
+    should((r.gw.records.findHeld(TRADE).length > 0)).be.false();
     (r.confirm.status as unknown as SinonSpy).calledWithMatch({ fill: 'green', shape: 'dot', text: 'ykc-confirm.status.confirmed', tradeNo: TRADE, sent: true }).should.be.true();
   });
 
@@ -238,12 +239,53 @@ describe('nodes: ykc-confirm', function () {
     should((await p.next(0x40)).body.tradeNo).equal(TRADE);
   });
 
+  it('two piles, one trade number: both records reach the flow, each msg confirms its own pile (msg.ykc.pileNo); absorbed resends go to the duplicates group', async () => {
+    const OTHER = '32010200000009';
+    const flow = recordFlow();
+    flow.push({ id: 'in2', z: 't1', type: 'ykc-in', server: 's1', groups: ['duplicates'], wires: [['dup']] }, { id: 'dup', z: 't1', type: 'helper' });
+    const r = await rig(flow);
+    const dup = new Collector(helper.getNode('dup'));
+    const send = (m: Msg) => (r.confirm as unknown as { receive(m: Msg): void }).receive(m);
+    const a = await r.pile();
+    const b = await r.pile(OTHER);
+    a.write(record('8001'));
+    const mA = await r.records.next();
+    b.write(rawFrame(0x3b, TRADE + OTHER + RECORD_BODY.slice(46), '0700'));
+    const mB = await r.records.next();
+    should([mA.ykc.pileNo, mA.ykc.tradeNo, mB.ykc.pileNo, mB.ykc.tradeNo]).eql([PILE, TRADE, OTHER, TRADE]);
+    should(mB.ykc.record).containEql({ arrival: 'new', held: true });
+
+    // The trade number alone names two held records: refused, nothing sent.
+    send({ payload: { tradeNo: TRADE } });
+    const c = await r.caught.next();
+    should(c.error.code).equal('YKC_INPUT');
+    c.error.message.should.match(/name the pile/);
+
+    send(mB);
+    should((await r.out.next()).ykc).containEql({ tradeNo: TRADE, confirmed: { result: 0, sent: true } });
+    const ackB = await b.next(0x40);
+    should([ackB.body.tradeNo, ackB.body.result, ackB.seq]).eql([TRADE, 0, wireSeq('0700')]);
+    await settle(a, '0200');
+    has40(a).should.be.false("pile A's record is still held");
+
+    a.write(record('8101')); // A resends its record: absorbed, shown in the duplicates group
+    const d = await dup.next();
+    should(d.topic).equal(`ykc/${PILE}/recordDuplicate`);
+    should(d.ykc.record).containEql({ arrival: 'resend-pending', held: true, id: mA.ykc.record.id });
+    send(mA);
+    should((await r.out.next()).ykc.confirmed).eql({ result: 0, sent: true });
+    const ackA = await a.next(0x40);
+    should([ackA.body.tradeNo, ackA.seq]).eql([TRADE, wireSeq('8101')]);
+    should(r.records.count).equal(2);
+  });
+
   it('server in "confirm at once" mode: the record arrives acknowledged, ykc-confirm reports it as already confirmed', async () => {
     const r = await rig(recordFlow({ recordConfirm: 'at-once' }));
     const p = await r.pile();
     p.write(record('8001'));
     const m = await r.records.next();
-    should(m.ykc.record).eql({ arrival: 'new', held: false });
+    should(m.ykc.record).containEql({ arrival: 'new', held: false });
+    should(m.ykc.record.id).match(/^[0-9a-f]{16}$/);
     await p.next(0x40);
     (r.confirm as unknown as { receive(m: Msg): void }).receive(m);
     should((await r.out.next()).ykc.confirmed).eql({ result: 0, sent: false, already: true });
@@ -266,7 +308,7 @@ describe('nodes: ykc-confirm', function () {
       should([c.error.code, /msg\.confirm must be true/.test(c.error.message)]).eql(['YKC_INPUT', true]);
       should(r.out.count).equal(0);
       (r.confirm.status as unknown as SinonSpy).calledWithMatch({ fill: 'red', code: 'YKC_INPUT' }).should.be.true();
-      should(r.gw.records.confirmedResult(TRADE)).be.undefined();
+      should(r.gw.records.findConfirmed(TRADE)).be.empty();
     });
 
     it('no server configured → red status at deploy, YKC_OFFLINE per message', async () => {

@@ -317,7 +317,7 @@ describe('example flow examples/records-sqlite.json (real SQLite)', function () 
     const err = await a.storeErrors.next(8000, 'store error');
     should(err.error.message).match(/SQLITE_READONLY/);
     should(a.confirmed.count).equal(0);
-    should(a.gw.records.pending.has(trade)).be.true();
+    should(a.gw.records.findHeld(trade)).have.length(1);
     should(p.pendingRecords().map((b) => b.tradeNo)).eql([trade]);
     should(await readRows(dbFile)).eql([]);
 

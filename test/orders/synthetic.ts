@@ -9,7 +9,7 @@ export function frameEv(pileNo: string, type: number, body: Record<string, unkno
 }
 
 export function recordEv(pileNo: string, body: Record<string, unknown>, arrival: Arrival = 'new', held = false): RecordEvent {
-  return { ...frameEv(pileNo, 0x3b, body), arrival, held };
+  return { ...frameEv(pileNo, 0x3b, body), arrival, held, id: '0123456789abcdef' };
 }
 
 /** 0x13 with the decoded units (kWh, yuan). */

@@ -115,7 +115,13 @@ export class GunStateTracker {
     return [...guns].map(([gunNo, g]) => ({ gunNo, state: g.state, stateName: GUN_STATE_NAMES[g.state], plugged: g.plugged, ...(g.tradeNo ? { tradeNo: g.tradeNo } : {}) }));
   }
 
+  /** Drops a pile's guns (the server does, once the pile has been offline for good). */
   forget(pileNo: string): void {
     this.piles.delete(pileNo);
+  }
+
+  /** Piles with gun states kept (online, and offline within the retention). */
+  get size(): number {
+    return this.piles.size;
   }
 }

@@ -37,6 +37,18 @@ export interface GatewayOptions {
   timeSyncJitterMs: number;
   /** Frames a connection may send before logging in (reported once, not answered); then it is closed. */
   maxFramesBeforeLogin: number;
+  /**
+   * Per-connection input rate: frames and bytes per second, with a burst allowance of
+   * rateBurstSeconds worth of each. Beyond it the connection is not read (TCP back-pressure slows
+   * the sender; nothing is dropped) until its allowance refills, so one connection cannot take a core.
+   */
+  maxFramesPerSecond: number;
+  maxBytesPerSecond: number;
+  rateBurstSeconds: number;
+  /** Gun states and per-pile tariffs of a pile offline longer than this are dropped. */
+  offlineRetentionMs: number;
+  /** Offline piles whose state is kept; beyond it the longest-offline are dropped first. */
+  maxOfflinePiles: number;
   /** Garbage bytes per connection since its last good frame before it is closed. */
   maxGarbageBytes: number;
   /** Bytes queued for a pile that does not read before its connection is closed. */
@@ -84,6 +96,11 @@ export const DEFAULT_OPTIONS: GatewayOptions = {
   maxAcceptsPerSecond: 1000,
   timeSyncJitterMs: 3000,
   maxFramesBeforeLogin: 16,
+  maxFramesPerSecond: 50,
+  maxBytesPerSecond: 16 * 1024,
+  rateBurstSeconds: 4,
+  offlineRetentionMs: 7 * 24 * 3600_000,
+  maxOfflinePiles: 20_000,
   maxGarbageBytes: 4096,
   maxOutboundBytes: 64 * 1024,
   maxPendingRequests: 32,

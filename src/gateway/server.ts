@@ -167,6 +167,10 @@ export interface Counters {
   garbageBytes: number;
   decodeErrors: number;
   framesBeforeLogin: number;
+  /** Connections that went over maxFramesPerSecond / maxBytesPerSecond (each counted once). */
+  rateLimitedConnections: number;
+  /** Piles whose gun states and tariff were dropped (offlineRetentionMs, maxOfflinePiles). */
+  pilesForgotten: number;
   commands: number;
   commandTimeouts: number;
   commandFailures: number;
@@ -183,7 +187,7 @@ function newCounters(): Counters {
   return {
     connections: 0, connectionsRefused: 0, loginsAccepted: 0, loginsRefused: 0, replaced: 0, offline: 0,
     framesIn: 0, framesOut: 0, framesInByType: {}, framesOutByType: {}, crcErrors: 0, hiFirstCrcFrames: 0,
-    framingErrors: 0, garbageBytes: 0, decodeErrors: 0, framesBeforeLogin: 0, commands: 0, commandTimeouts: 0,
+    framingErrors: 0, garbageBytes: 0, decodeErrors: 0, framesBeforeLogin: 0, rateLimitedConnections: 0, pilesForgotten: 0, commands: 0, commandTimeouts: 0,
     commandFailures: 0, recordsReceived: 0, recordsConfirmed: 0, recordsRefused: 0, recordsDuplicate: 0, recordsExpired: 0,
     recordsForeign: 0, recordsOverLimit: 0,
   };
@@ -225,6 +229,8 @@ export class YkcServer extends EventEmitter<ServerEvents> {
   /** Sequence values of requests that timed out, per connection: their late replies must not answer a newer request. */
   private readonly timedOut = new WeakMap<PileSession, number[]>();
   private readonly tariffs = new Map<string, TariffBody>();
+  /** Piles gone offline, oldest first, with when: their state is dropped after offlineRetentionMs / past maxOfflinePiles. */
+  private readonly offlineSince = new Map<string, number>();
   private defaultTariff: TariffBody | null = null;
   private readonly loginWaits = new Map<number, { session: PileSession; seq: number; body: Record<string, unknown>; timer: NodeJS.Timeout }>();
   private netServer: net.Server | null = null;
@@ -335,6 +341,11 @@ export class YkcServer extends EventEmitter<ServerEvents> {
       {
         frame: (s, f, order) => this.onFrame(s, f, order),
         framingError: (s, err) => this.problem(err, s),
+        rateLimited: (s, pauseMs) => {
+          this.counters.rateLimitedConnections++;
+          const o = this.options;
+          this.problem(new YkcError('YKC_LIMIT', `${s.pileNo ? `pile ${s.pileNo}` : s.remote} sends faster than ${o.maxFramesPerSecond} frames / ${o.maxBytesPerSecond} bytes per second (burst ${o.rateBurstSeconds} s): not read for ${pauseMs} ms, then at that rate (maxFramesPerSecond, maxBytesPerSecond)`, { pauseMs }), s);
+        },
         framingStats: (_s, crc, garbage, rejects) => {
           this.counters.crcErrors += crc;
           this.counters.garbageBytes += garbage;
@@ -734,6 +745,17 @@ export class YkcServer extends EventEmitter<ServerEvents> {
       this.write(s, { type: 0x02, seq: f.seq, body: { pileNo, result: 0 } });
       return;
     }
+    const asked = this.loginWaits.get(s.id);
+    const other = s.pileNo ?? (asked ? String(asked.body.pileNo) : null);
+    if (other !== null && other !== pileNo) {
+      // One connection is one pile: a connection that speaks for many could fill every per-pile table.
+      if (asked) {
+        clearTimeout(asked.timer);
+        this.loginWaits.delete(s.id);
+      }
+      this.finishLogin(s, f.seq, body, false, `this connection already logged in as pile ${other}: one connection, one pile`);
+      return;
+    }
     const policy = this.options.loginPolicy;
     if (policy === 'allowlist') {
       const ok = this.options.allowlist.includes(pileNo);
@@ -763,8 +785,7 @@ export class YkcServer extends EventEmitter<ServerEvents> {
       }
       this.emit('login', { sessionId: s.id, pileNo, remote: s.remote, accepted: false, reason, version: null, body, at });
       // Give the refusal a moment to leave before closing (the spec: the platform closes).
-      (s.stream as net.Socket).end?.();
-      setTimeout(() => s.close(`login refused: ${reason}`), 50).unref?.();
+      s.endThenClose(`login refused: ${reason}`);
       return;
     }
     const old = this.byPile.get(pileNo);
@@ -791,6 +812,7 @@ export class YkcServer extends EventEmitter<ServerEvents> {
     s.gunCount = typeof body.gunCount === 'number' ? body.gunCount : null;
     s.firmwareVersion = typeof body.firmwareVersion === 'string' ? body.firmwareVersion : null;
     this.byPile.set(pileNo, s);
+    this.offlineSince.delete(pileNo);
     this.counters.loginsAccepted++;
     this.write(s, { type: 0x02, seq, body: { pileNo, result: 0 } });
     this.emit('login', { sessionId: s.id, pileNo, remote: s.remote, accepted: true, version: s.version, body, replaced, at });
@@ -974,6 +996,8 @@ export class YkcServer extends EventEmitter<ServerEvents> {
       this.byPile.delete(s.pileNo);
       this.counters.offline++;
       this.gunStates.offline(s.pileNo);
+      this.offlineSince.delete(s.pileNo);
+      this.offlineSince.set(s.pileNo, at);
       this.emit('offline', { sessionId: s.id, pileNo: s.pileNo, remote: s.remote, reason, at });
     }
   }
@@ -989,6 +1013,34 @@ export class YkcServer extends EventEmitter<ServerEvents> {
         s.close(`no traffic for ${Math.round((now - s.lastSeen) / 1000)} s (${this.options.missedHeartbeats} heartbeat periods)`);
       }
     }
+    this.forgetOffline(now);
+  }
+
+  /**
+   * Drops what is kept per pile (gun states, its tariff) once it has been offline longer than
+   * offlineRetentionMs, or, oldest first, past maxOfflinePiles: piles that come and go (or pile
+   * numbers made up by a client) cannot grow these tables without end.
+   */
+  private forgetOffline(now: number): void {
+    const o = this.options;
+    let overBound = 0;
+    for (const [pileNo, since] of this.offlineSince) {
+      const over = this.offlineSince.size > o.maxOfflinePiles;
+      if (!over && now - since < o.offlineRetentionMs) break;
+      if (over) overBound++;
+      this.offlineSince.delete(pileNo);
+      this.gunStates.forget(pileNo);
+      this.tariffs.delete(pileNo);
+      this.counters.pilesForgotten++;
+    }
+    if (overBound) {
+      this.problem(new YkcError('YKC_LIMIT', `more than ${o.maxOfflinePiles} piles offline (maxOfflinePiles): the gun states and tariffs of the ${overBound} offline longest were dropped`, { dropped: overBound }));
+    }
+  }
+
+  /** Piles offline whose state is still kept (bounded by maxOfflinePiles). */
+  offlinePileCount(): number {
+    return this.offlineSince.size;
   }
 
   private problem(err: YkcError, s?: PileSession, extra: Record<string, unknown> = {}): void {

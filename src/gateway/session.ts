@@ -32,6 +32,8 @@ export interface SessionHooks {
   framingError(session: PileSession, err: YkcError): void;
   /** What the splitter counted in the last chunk (it reports only a few errors per bad stretch). */
   framingStats(session: PileSession, crcErrors: number, garbageBytes: number, rejectedHeaders: number): void;
+  /** The connection went over its frame or byte rate and is not read for `pauseMs` (called on the first time only). */
+  rateLimited(session: PileSession, pauseMs: number): void;
   /** The pile half-closed its side; the owner closes the connection when it suits it (storms). */
   ended(session: PileSession): void;
   closed(session: PileSession, reason: string): void;
@@ -61,7 +63,14 @@ export class PileSession {
   modelCode: string | null = null;
   /** Frames received before a successful login on this connection. */
   framesBeforeLogin = 0;
+  /** Times this connection was paused for going over its rate. */
+  ratePauses = 0;
   private seq = 0;
+  /** Token buckets of the input rate limit (may go negative: a chunk is read whole, then paid for). */
+  private frameTokens: number;
+  private byteTokens: number;
+  private refilledAt = Date.now();
+  private rateTimer: NodeJS.Timeout | null = null;
   private seenCrc = 0;
   private seenGarbage = 0;
   private seenRejects = 0;
@@ -70,20 +79,28 @@ export class PileSession {
   private queuedBytes = 0;
   private congested = false;
   closeReason: string | null = null;
+  /** The gateway has sent its last word (a refused login) and closes soon: nothing more is read or acted on. */
+  ending = false;
 
   constructor(
     readonly stream: Duplex,
     readonly remote: string,
     private readonly hooks: SessionHooks,
-    private readonly limits: { maxGarbageBytes: number; maxOutboundBytes: number; acceptHiFirstCrc: boolean; replyCrcOrder: 'spec' | 'learned' },
+    private readonly limits: {
+      maxGarbageBytes: number; maxOutboundBytes: number; acceptHiFirstCrc: boolean; replyCrcOrder: 'spec' | 'learned';
+      maxFramesPerSecond: number; maxBytesPerSecond: number; rateBurstSeconds: number;
+    },
   ) {
+    this.frameTokens = limits.maxFramesPerSecond * limits.rateBurstSeconds;
+    this.byteTokens = limits.maxBytesPerSecond * limits.rateBurstSeconds;
     this.splitter = new FrameSplitter(
       (f, order) => {
         // Frames later in the same chunk as a reason to close are not acted on.
-        if (this.state === 'closed') return;
+        if (this.state === 'closed' || this.ending) return;
         this.framesIn++;
         if (order === 'hi-first') this.hiFirstCrcFrames++;
         this.crcOrder = order;
+        this.frameTokens--;
         this.hooks.frame(this, f, order);
       },
       (err) => this.hooks.framingError(this, err),
@@ -100,7 +117,10 @@ export class PileSession {
     if (this.state === 'closed') return;
     const b = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk;
     this.bytesIn += b.length;
-    this.lastSeen = Date.now();
+    const now = Date.now();
+    this.lastSeen = now;
+    this.refill(now);
+    this.byteTokens -= b.length;
     try {
       this.splitter.push(b);
     } catch (e) {
@@ -119,7 +139,37 @@ export class PileSession {
       this.hooks.framingStats(this, crc, garbage, rejects);
     }
     if (this.splitter.overLimit) this.close('garbage limit');
+    else this.throttle();
   };
+
+  private refill(now: number): void {
+    const l = this.limits;
+    const dt = (now - this.refilledAt) / 1000;
+    this.refilledAt = now;
+    if (dt <= 0) return;
+    this.frameTokens = Math.min(l.maxFramesPerSecond * l.rateBurstSeconds, this.frameTokens + dt * l.maxFramesPerSecond);
+    this.byteTokens = Math.min(l.maxBytesPerSecond * l.rateBurstSeconds, this.byteTokens + dt * l.maxBytesPerSecond);
+  }
+
+  /**
+   * Over the rate: stop reading until the allowance is back above zero. The chunk already read
+   * was handled whole (nothing is dropped); the kernel's buffers then push back on the sender.
+   */
+  private throttle(): void {
+    if (this.state === 'closed' || this.rateTimer || (this.frameTokens >= 0 && this.byteTokens >= 0)) return;
+    const l = this.limits;
+    const waitS = Math.max(-this.frameTokens / l.maxFramesPerSecond, -this.byteTokens / l.maxBytesPerSecond);
+    const pauseMs = Math.max(1, Math.ceil(waitS * 1000));
+    this.ratePauses++;
+    this.stream.pause();
+    this.rateTimer = setTimeout(() => {
+      this.rateTimer = null;
+      if (this.state === 'closed') return;
+      this.refill(Date.now());
+      this.stream.resume();
+    }, pauseMs);
+    if (this.ratePauses === 1) this.hooks.rateLimited(this, pauseMs);
+  }
 
   private readonly onDrain = (): void => {
     this.congested = false;
@@ -184,11 +234,25 @@ export class PileSession {
     return this.splitter.stats;
   }
 
+  /**
+   * Sends what is queued, then closes after `graceMs` (a refusal must leave before the socket is
+   * destroyed). Nothing received meanwhile is acted on.
+   */
+  endThenClose(reason: string, graceMs = 50): void {
+    if (this.state === 'closed' || this.ending) return;
+    this.ending = true;
+    this.stream.pause();
+    (this.stream as Duplex & { end?: () => void }).end?.();
+    setTimeout(() => this.close(reason), graceMs).unref?.();
+  }
+
   /** Closes once; the first reason wins. */
   close(reason: string): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.closeReason = reason;
+    if (this.rateTimer) clearTimeout(this.rateTimer);
+    this.rateTimer = null;
     this.queue = [];
     this.queuedBytes = 0;
     this.stream.off('data', this.onData);

@@ -5,7 +5,7 @@
  * piles' heartbeat p50/p99/max and missed replies, the attack's intensity, and the gateway's CPU,
  * event-loop stalls and the counters that moved (the named limit that bounded the attack).
  *
- *   node dist/bench/hostile.js [--attacks garbage,silent,slowloris,oversize,beforeLogin,nonReading] [--emulate-fixes] [--no-cost] [--cost-only]
+ *   node dist/bench/hostile.js [--attacks garbage,silent,slowloris,oversize,flood,beforeLogin,nonReading] [--emulate-fixes] [--no-rate-limit] [--no-cost] [--cost-only]
  *                              [--seconds 15] [--good 200] [--good-period 1000] [--login-timeout 10000]
  *
  * Attacks:
@@ -15,6 +15,8 @@
  *                259 bytes then one byte per 500 ms; closed at loginTimeoutMs.
  *   oversize     50 connections sending impossible headers (length < 4, flag > 1, bodies too short)
  *                and 259-byte frames with a bad CRC every 10 ms; closed at maxGarbageBytes, they reconnect.
+ *   flood        one logged-in connection writing valid 259-byte frames as fast as the socket takes them; read at
+ *                maxFramesPerSecond / maxBytesPerSecond (the rest waits in the kernel, pushing back on the sender).
  *   beforeLogin  50 connections sending valid heartbeat and realtime frames without logging in,
  *                every 10 ms; reported, not answered, closed at loginTimeoutMs, they reconnect.
  *   nonReading   10 logged-in piles that stop reading and send 20 heartbeats every 10 ms each (2,000/s):
@@ -195,6 +197,21 @@ function attacks(): Record<string, () => Attack> {
           s.write(b);
         });
     },
+    flood: () => {
+      // Valid frames of the maximum length (259 bytes; an unknown type, so decoded as raw and handed on).
+      const big = encodeFrame({ type: 0x7e, seq: 0, body: { raw: '00'.repeat(251) } });
+      const chunk = Buffer.concat(Array.from({ length: 64 }, () => big));
+      return churn('flood', 'one logged-in pile writing valid 259-byte frames as fast as its socket takes them (64 per ms)', 1, 1, 1000,
+        (s, n) => {
+          s.write(loginFrame(pileNo(0, 32012200000000)));
+          n.frames++;
+        },
+        (s, n) => {
+          n.bytes += chunk.length;
+          n.frames += 64;
+          s.write(chunk);
+        });
+    },
     nonReading: () => {
       let k = 0;
       const hb = new WeakMap<net.Socket, { frame: Buffer; seq: number; in: boolean }>();
@@ -349,7 +366,7 @@ function emulateFixes(): void {
 
 async function main(): Promise<void> {
   if (process.argv.includes('--cost-only')) return costRuns();
-  const names = flag('attacks', 'garbage,silent,slowloris,oversize,beforeLogin,nonReading').split(',');
+  const names = flag('attacks', 'garbage,silent,slowloris,oversize,flood,beforeLogin,nonReading').split(',');
   const seconds = Number(flag('seconds', '15'));
   const good = flag('good', '200');
   const goodPeriod = flag('good-period', '1000');
@@ -362,7 +379,8 @@ async function main(): Promise<void> {
   );
 
   const fixes = process.argv.includes('--emulate-fixes');
-  const gw = await forkRole<{ port: number }>(__filename, 'gateway', ['--login-timeout', loginTimeout, ...(fixes ? ['--emulate-fixes'] : [])]);
+  const noRate = process.argv.includes('--no-rate-limit') ? ['--no-rate-limit'] : [];
+  const gw = await forkRole<{ port: number }>(__filename, 'gateway', ['--login-timeout', loginTimeout, ...(fixes ? ['--emulate-fixes'] : []), ...noRate]);
   const port = gw.hello.port;
   const probe = await forkRole(__filename, 'probe', ['--port', String(port), '--count', good, '--period', goodPeriod]);
   await ask(gw.child, 'waitOnline', { target: Number(good) });
@@ -469,7 +487,9 @@ const run =
     : ROLE === 'gateway'
     ? () => {
         if (process.argv.includes('--emulate-fixes')) emulateFixes();
-        return gatewayProcess({ loginTimeoutMs: Number(flag('login-timeout', '10000')), recordConfirm: 'at-once' });
+        // --no-rate-limit: the per-connection rate limit off, to measure what it saves.
+        const unlimited = process.argv.includes('--no-rate-limit') ? { maxFramesPerSecond: 1e9, maxBytesPerSecond: 1e12 } : {};
+        return gatewayProcess({ loginTimeoutMs: Number(flag('login-timeout', '10000')), recordConfirm: 'at-once', ...unlimited });
       }
     : ROLE === 'probe'
       ? probeProcess

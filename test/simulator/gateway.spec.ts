@@ -17,7 +17,8 @@ describe('simulator against the gateway (YkcServer)', function () {
   const tariff = sampleTariff('0100');
 
   async function start(opts: Partial<GatewayOptions> = {}) {
-    gw = new YkcServer({ ...opts });
+    // A pile at 5,000× speed heartbeats every 2 ms: far beyond a real pile's rate (maxFramesPerSecond).
+    gw = new YkcServer({ maxFramesPerSecond: 100_000, ...opts });
     gw.setTariff(null, tariff.toBody() as unknown as Parameters<YkcServer['setTariff']>[1]);
     port = (await gw.listen(0, '127.0.0.1')).port;
   }

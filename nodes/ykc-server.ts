@@ -8,7 +8,7 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { FileJournal, GatewayOptions, ProblemEvent, toPrometheus, YkcServer } from '../src/gateway';
 import type { TariffBody } from '../src/billing';
 import { YkcError } from '../src/protocol';
-import { ErrorThrottle } from './shared/errors';
+import { ProblemThrottle } from './shared/errors';
 import { LISTEN_RETRY_MAX_MS, ListenFailure, ListenLoop } from './shared/listen-retry';
 import { ClusterDef, clusterGlue } from './shared/cluster-glue';
 import { YkcServerNode } from './shared/server-node';
@@ -57,7 +57,8 @@ export = function (RED: NodeAPI): void {
     /** Every node using this server (status fan-out); `users` holds one per tab (error routing). */
     const members = new Map<string, Node>();
     node.gateway = null;
-    const throttle = new ErrorThrottle(10, 10_000);
+    // Per code and per pile: framing noise cannot hide a takeover, a store failure or a record problem.
+    const throttle = new ProblemThrottle();
     /** Users that keep their own status (command nodes). */
     const ownStatus = new Set<string>();
     let listening = false;
@@ -117,9 +118,13 @@ export = function (RED: NodeAPI): void {
     };
     node.port = () => node.gateway?.address()?.port ?? null;
 
-    /** Reports through node.error (Catch nodes see it); the error is built only when the throttle lets it through. */
-    const report = (err: YkcError | Error | (() => Error), extra: Record<string, unknown> = {}) => {
-      const held = throttle.admit();
+    /**
+     * Reports through node.error (Catch nodes see it); the error is built only when the throttle
+     * lets it through. `key` names the code (else the error's) and pile it is throttled under.
+     */
+    const report = (err: YkcError | Error | (() => Error), extra: Record<string, unknown> = {}, key?: { code: string; pileNo?: string | null; always?: boolean }) => {
+      const code = key?.code ?? (typeof err === 'function' ? undefined : (err as { code?: string }).code) ?? 'YKC_INTERNAL';
+      const held = throttle.admit(code, key?.pileNo, key?.always);
       if (held === null) return;
       const e = (typeof err === 'function' ? err() : err) as Error & { code?: string };
       const msg = { topic: `ykc/${extra.pileNo ?? ''}/problem`.replace('//', '/'), payload: { code: e.code, message: e.message, ...extra, suppressed: held } };
@@ -172,7 +177,11 @@ export = function (RED: NodeAPI): void {
       gw.on('offline', scheduleStatus);
       gw.on('problem', (p: ProblemEvent) => {
         // Framing noise is expected on flaky links; logins and tariffs are worth an error.
-        report(() => Object.assign(new Error(p.message), { code: p.code }), { pileNo: p.pileNo ?? undefined, remote: p.remote, sessionId: p.sessionId });
+        report(() => Object.assign(new Error(p.message), { code: p.code }), { pileNo: p.pileNo ?? undefined, remote: p.remote, sessionId: p.sessionId, details: p.details }, {
+          code: p.code,
+          pileNo: p.pileNo,
+          always: p.details?.takeover === true,
+        });
       });
       const host = (config.host ?? '').trim() || '0.0.0.0';
       const address = `${host}:${port}`;

@@ -105,3 +105,64 @@ export class ErrorThrottle {
     return held;
   }
 }
+
+interface ProblemWindow {
+  start: number;
+  used: number;
+  held: number;
+}
+
+/**
+ * Caps problem reports per code and, within a code, per pile: noise of one kind (framing errors
+ * from anonymous connections, a pile that keeps sending a bad field) uses up only its own
+ * allowance, so a problem of another kind (`YKC_STORE`, `YKC_LOGIN`, a record problem) or from
+ * another pile still gets through. Reports marked `always` (pile takeovers) are never held back.
+ * The first report of a code after some were held back says how many.
+ */
+export class ProblemThrottle {
+  private readonly windows = new Map<string, ProblemWindow>();
+  /** Reports held back since the node started. */
+  suppressedTotal = 0;
+
+  constructor(
+    readonly perCode = 10,
+    readonly perPile = 3,
+    readonly windowMs = 10_000,
+    /** Windows remembered (codes × piles); beyond it the oldest are forgotten. */
+    readonly maxKeys = 2000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  private window(key: string, t: number): ProblemWindow {
+    let w = this.windows.get(key);
+    if (w && t - w.start >= this.windowMs) {
+      // Re-inserted so the map stays ordered oldest first, for the bound below.
+      this.windows.delete(key);
+      w = { start: t, used: 0, held: w.held };
+      this.windows.set(key, w);
+    }
+    if (!w) {
+      w = { start: t, used: 0, held: 0 };
+      this.windows.set(key, w);
+      if (this.windows.size > this.maxKeys) this.windows.delete(this.windows.keys().next().value as string);
+    }
+    return w;
+  }
+
+  /** Returns null when the report must be dropped, else how many of its code were held back before it. */
+  admit(code: string, pileNo?: string | null, always = false): number | null {
+    const t = this.now();
+    const c = this.window(code, t);
+    const p = pileNo ? this.window(`${code}\u0000${pileNo}`, t) : null;
+    if (!always && (c.used >= this.perCode || (p && p.used >= this.perPile))) {
+      c.held++;
+      this.suppressedTotal++;
+      return null;
+    }
+    c.used++;
+    if (p) p.used++;
+    const held = c.held;
+    c.held = 0;
+    return held;
+  }
+}

@@ -1,6 +1,12 @@
 /** Gateway settings. Every limit is bounded and has a name (README "Limits"). */
 
 export type LoginPolicy = 'all' | 'allowlist' | 'ask';
+/**
+ * A login for a pile that is online on another connection: 'replace' closes the old connection
+ * (a pile that reconnected before its old link timed out is never locked out); 'refuse-while-alive'
+ * refuses the new login while the old connection has sent something within 1.5 heartbeat periods.
+ */
+export type TakeoverPolicy = 'replace' | 'refuse-while-alive';
 export type RecordConfirmMode = 'at-once' | 'after-store' | 'never';
 
 export interface GatewayOptions {
@@ -9,6 +15,8 @@ export interface GatewayOptions {
   allowlist: string[];
   /** How long "ask" waits for an answer before refusing. */
   loginAskTimeoutMs: number;
+  /** A second login for an online pile (always reported as YKC_LOGIN with both addresses). */
+  takeover: TakeoverPolicy;
 
   /** Automatic replies, each switchable. */
   autoHeartbeat: boolean;
@@ -81,6 +89,7 @@ export const DEFAULT_OPTIONS: GatewayOptions = {
   loginPolicy: 'all',
   allowlist: [],
   loginAskTimeoutMs: 10_000,
+  takeover: 'replace',
   autoHeartbeat: true,
   autoBillingModel: true,
   autoTimeSync: true,

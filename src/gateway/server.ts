@@ -78,6 +78,8 @@ export interface LoginEvent extends SessionEvent {
   version: string | null;
   body: Record<string, unknown>;
   replaced?: boolean;
+  /** The address of the connection this login replaced (or, refused as a takeover, that stays). */
+  previousRemote?: string;
 }
 
 export interface ProblemEvent {
@@ -156,6 +158,8 @@ export interface Counters {
   loginsAccepted: number;
   loginsRefused: number;
   replaced: number;
+  /** Logins refused because the pile was online and alive elsewhere (takeover: refuse-while-alive). */
+  takeoversRefused: number;
   offline: number;
   framesIn: number;
   framesOut: number;
@@ -185,7 +189,7 @@ export interface Counters {
 
 function newCounters(): Counters {
   return {
-    connections: 0, connectionsRefused: 0, loginsAccepted: 0, loginsRefused: 0, replaced: 0, offline: 0,
+    connections: 0, connectionsRefused: 0, loginsAccepted: 0, loginsRefused: 0, replaced: 0, takeoversRefused: 0, offline: 0,
     framesIn: 0, framesOut: 0, framesInByType: {}, framesOutByType: {}, crcErrors: 0, hiFirstCrcFrames: 0,
     framingErrors: 0, garbageBytes: 0, decodeErrors: 0, framesBeforeLogin: 0, rateLimitedConnections: 0, pilesForgotten: 0, commands: 0, commandTimeouts: 0,
     commandFailures: 0, recordsReceived: 0, recordsConfirmed: 0, recordsRefused: 0, recordsDuplicate: 0, recordsExpired: 0,
@@ -776,6 +780,31 @@ export class YkcServer extends EventEmitter<ServerEvents> {
   private finishLogin(s: PileSession, seq: number, body: Record<string, unknown>, accept: boolean, reason: string): void {
     const pileNo = String(body.pileNo);
     const at = Date.now();
+    const old = this.byPile.get(pileNo);
+    const takeover = !!old && old !== s;
+    if (accept && takeover) {
+      // Reported every time, even from the same address: the new connection gets the pile's
+      // commands and record confirmations. Could be the pile itself after its link dropped (4G
+      // moving cells, a NAT timeout), or someone else using its number.
+      const o = this.options;
+      const silentMs = at - old!.lastSeen;
+      const alive = old!.state === 'online' && silentMs < o.heartbeatPeriodMs * 1.5;
+      const refuse = o.takeover === 'refuse-while-alive' && alive;
+      this.problem(
+        new YkcError(
+          'YKC_LOGIN',
+          `pile ${pileNo} logged in from ${s.remote} while online from ${old!.remote} (last heard ${Math.round(silentMs / 1000)} s ago): ` +
+            (refuse ? 'the new login is refused while the current connection is alive (takeover: refuse-while-alive)' : 'the old connection is replaced'),
+          { takeover: true, refused: refuse, pileNo, remote: s.remote, previousRemote: old!.remote, previousSessionId: old!.id, previousSilentMs: silentMs },
+        ),
+        s,
+      );
+      if (refuse) {
+        this.counters.takeoversRefused++;
+        accept = false;
+        reason = `pile ${pileNo} is online from ${old!.remote} and alive (takeover: refuse-while-alive)`;
+      }
+    }
     if (!accept) {
       this.counters.loginsRefused++;
       try {
@@ -783,21 +812,15 @@ export class YkcServer extends EventEmitter<ServerEvents> {
       } catch {
         /* encoding a refusal cannot fail for a decoded pile number; nothing to send otherwise */
       }
-      this.emit('login', { sessionId: s.id, pileNo, remote: s.remote, accepted: false, reason, version: null, body, at });
+      this.emit('login', { sessionId: s.id, pileNo, remote: s.remote, accepted: false, reason, version: null, body, at, ...(takeover ? { previousRemote: old!.remote } : {}) });
       // Give the refusal a moment to leave before closing (the spec: the platform closes).
       s.endThenClose(`login refused: ${reason}`);
       return;
     }
-    const old = this.byPile.get(pileNo);
     let replaced = false;
-    if (old && old !== s) {
+    if (old && takeover) {
       replaced = true;
       this.counters.replaced++;
-      const host = (r: string) => r.replace(/:\d+$/, '');
-      if (host(old.remote) !== host(s.remote)) {
-        // Could be a pile that moved networks (4G) or someone using its number: say so once.
-        this.problem(new YkcError('YKC_LOGIN', `pile ${pileNo} logged in from ${s.remote} while connected from ${old.remote}: the old connection is replaced`, { previousRemote: old.remote }), s);
-      }
       // Unregister first so the old connection's close does not mark the pile offline.
       this.byPile.delete(pileNo);
       old.close('replaced by a new login');
@@ -815,7 +838,7 @@ export class YkcServer extends EventEmitter<ServerEvents> {
     this.offlineSince.delete(pileNo);
     this.counters.loginsAccepted++;
     this.write(s, { type: 0x02, seq, body: { pileNo, result: 0 } });
-    this.emit('login', { sessionId: s.id, pileNo, remote: s.remote, accepted: true, version: s.version, body, replaced, at });
+    this.emit('login', { sessionId: s.id, pileNo, remote: s.remote, accepted: true, version: s.version, body, replaced, at, ...(replaced ? { previousRemote: old!.remote } : {}) });
     this.emit('online', { sessionId: s.id, pileNo, remote: s.remote, version: s.version, at });
     if (this.options.autoTimeSync) {
       const t = setTimeout(() => {

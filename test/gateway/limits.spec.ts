@@ -25,7 +25,11 @@ export class RawPile {
   private buf = Buffer.alloc(0);
   private wake: (() => void) | null = null;
 
+  /** This end's address as the gateway sees it (kept: a destroyed socket forgets its port). */
+  readonly address: string;
+
   private constructor(readonly sock: net.Socket) {
+    this.address = `${sock.localAddress}:${sock.localPort}`;
     sock.on('data', (d) => {
       this.buf = Buffer.concat([this.buf, d]);
       for (;;) {
@@ -257,5 +261,75 @@ describe('gateway: per-connection and per-pile bounds', function () {
     should(server.gunStates.size).equal(0);
     should(server.offlinePileCount()).equal(0);
     should(server.counters.pilesForgotten).equal(1);
+  });
+
+  it('takeover: every login for a pile online elsewhere is reported with both addresses, even from the same host; default replaces', async () => {
+    await start();
+    const logins: Array<{ accepted: boolean; replaced?: boolean; previousRemote?: string }> = [];
+    server.on('login', (e) => logins.push(e));
+    const conns: RawPile[] = [];
+    for (let i = 0; i < 3; i++) {
+      const p = await connect();
+      p.write(login('32010200000001'));
+      should(loginReply(await p.next(0x02)).result).equal(0);
+      conns.push(p);
+    }
+    await conns[0].until(() => conns[0].closed && conns[1].closed, 'the replaced connections to close');
+    const reports = problems.filter((p) => p.code === 'YKC_LOGIN' && p.details?.takeover);
+    should(reports).have.length(2);
+    const addr = (p: RawPile) => p.address;
+    should(reports.map((r) => [r.details!.previousRemote, r.details!.remote])).eql([
+      [addr(conns[0]), addr(conns[1])],
+      [addr(conns[1]), addr(conns[2])],
+    ]);
+    should(reports[0].message).containEql(addr(conns[0])).and.containEql(addr(conns[1]));
+    should(logins.map((l) => [l.accepted, !!l.replaced, l.previousRemote])).eql([
+      [true, false, undefined],
+      [true, true, addr(conns[0])],
+      [true, true, addr(conns[1])],
+    ]);
+    should(server.session('32010200000001')!.remote).equal(addr(conns[2]));
+  });
+
+  it("takeover 'refuse-while-alive': refused while the pile heartbeats, accepted once it falls silent, before it is declared offline", async () => {
+    const period = 400;
+    await start({ takeover: 'refuse-while-alive', heartbeatPeriodMs: period, missedHeartbeats: 5 });
+    const pile = '32010200000001';
+    const real = await connect();
+    real.write(login(pile));
+    await real.next(0x02);
+    let seq = 1;
+    const beat = setInterval(() => real.write(heartbeat(pile, seq++)), period / 2);
+    try {
+      for (let i = 0; i < 3; i++) {
+        const impostor = await connect();
+        impostor.write(login(pile));
+        should(loginReply(await impostor.next(0x02))).eql({ pileNo: pile, result: 1 });
+        await impostor.until(() => impostor.closed, 'the refused connection to close');
+        await new Promise((r) => setTimeout(r, period / 2));
+      }
+    } finally {
+      clearInterval(beat);
+    }
+    should(server.session(pile)!.remote).equal(real.address);
+    should(server.counters.takeoversRefused).equal(3);
+    const refused = problems.filter((p) => p.code === 'YKC_LOGIN' && p.details?.takeover && p.details.refused);
+    should(refused).have.length(3);
+    should(refused[0].details!.previousRemote).equal(real.address);
+    real.frames.length = 0;
+    await new Promise((r) => setTimeout(r, 50));
+    // The real pile's link dies silently (no FIN): it logs in again on a new connection and keeps trying.
+    const lastHeard = server.session(pile)!.lastSeen;
+    let accepted: RawPile | null = null;
+    while (!accepted) {
+      const again = await connect();
+      again.write(login(pile));
+      if (loginReply(await again.next(0x02)).result === 0) accepted = again;
+      else await new Promise((r) => setTimeout(r, 100));
+    }
+    const lockedOutMs = Date.now() - lastHeard;
+    should(server.session(pile)!.remote).equal(accepted.address);
+    should(server.counters.replaced).equal(1); // it replaced the silent connection, not an offline pile
+    should(lockedOutMs).be.below(period * 5); // never longer than the offline timeout
   });
 });

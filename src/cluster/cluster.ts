@@ -393,10 +393,10 @@ export class YkcCluster extends EventEmitter<ClusterEvents> implements RemotePil
   }
 
   /** A record acknowledgement (ykc-confirm) for a pile held by another instance: sent once, no reply awaited. */
-  confirm(pileNo: string, tradeNo: string, ok: boolean): boolean {
+  confirm(pileNo: string, tradeNo: string, ok: boolean, recordId?: string): boolean {
     const instance = this.holder(pileNo);
     if (!instance || !this.transport.connected()) return false;
-    const msg: CommandMessage = { op: 'confirm', id: `${this.id}:${this.epoch}:${++this.counter}`, from: this.id, pileNo, tradeNo, ok, frame: {}, timeoutMs: 0, replyTo: this.topics.reply(this.id) };
+    const msg: CommandMessage = { op: 'confirm', id: `${this.id}:${this.epoch}:${++this.counter}`, from: this.id, pileNo, tradeNo, ok, ...(recordId ? { recordId } : {}), frame: {}, timeoutMs: 0, replyTo: this.topics.reply(this.id) };
     this.counters.forwarded++;
     this.transport.publish(this.topics.cmd(instance), JSON.stringify(msg), { qos: 1 }).catch(() => {});
     return true;
@@ -446,7 +446,7 @@ export class YkcCluster extends EventEmitter<ClusterEvents> implements RemotePil
     if (this.seen.size > this.dedupeWindow) this.seen.delete(this.seen.keys().next().value as string);
     this.counters.served++;
     if (c.op === 'confirm') {
-      if (typeof c.tradeNo === 'string') this.server.confirm({ tradeNo: c.tradeNo, pileNo: c.pileNo, localOnly: true }, c.ok !== false);
+      if (typeof c.tradeNo === 'string') this.server.confirm({ tradeNo: c.tradeNo, pileNo: c.pileNo, id: typeof c.recordId === 'string' ? c.recordId : undefined, localOnly: true }, c.ok !== false);
       return;
     }
     const timeoutMs = Number.isFinite(c.timeoutMs) && c.timeoutMs > 0 ? c.timeoutMs : undefined;

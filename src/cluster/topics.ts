@@ -31,6 +31,8 @@ export interface CommandMessage {
   op?: 'request' | 'confirm';
   tradeNo?: string;
   ok?: boolean;
+  /** The record's content id (RecordEvent.id), when the confirming flow had it. */
+  recordId?: string;
   id: string;
   from: string;
   pileNo: string;

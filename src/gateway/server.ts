@@ -117,7 +117,7 @@ export interface RemotePiles {
   /** Pile numbers held by other live instances. */
   pileNumbers(): string[];
   /** Hands a record acknowledgement to the instance holding the pile; false when it cannot be sent now. */
-  confirm(pileNo: string, tradeNo: string, ok: boolean): boolean;
+  confirm(pileNo: string, tradeNo: string, ok: boolean, id?: string): boolean;
 }
 
 interface PendingRequest {
@@ -619,7 +619,7 @@ export class YkcServer extends EventEmitter<ServerEvents> {
     const s = this.byPile.get(ref.pileNo);
     // A record relayed from another instance of a cluster is acknowledged where its pile is connected.
     if (!s && !held && !req.localOnly && this.remote && this.remote.holder(ref.pileNo) !== null) {
-      return { pileNo: ref.pileNo, tradeNo, result, sent: this.remote.confirm(ref.pileNo, tradeNo, ok), durable };
+      return { pileNo: ref.pileNo, tradeNo, result, sent: this.remote.confirm(ref.pileNo, tradeNo, ok, id), durable };
     }
     const sent = !!s && s.state === 'online';
     if (sent) this.write(s, { type: 0x40, seq: held ? held.seq : s.nextSeq(), body: { tradeNo, result } });

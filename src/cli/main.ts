@@ -10,6 +10,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Runner }> = {
   decode: { summary: 'decode <hex|->      decode a frame (hex, spaces allowed) to JSON', load: () => require('./decode').run },
   encode: { summary: "encode '<json>'|-   encode a frame object to hex", load: () => require('./encode').run },
   serve: { summary: 'serve [--host H] [--port P] …   run the gateway, print one JSON line per event', load: () => require('./serve').run },
+  replay: { summary: 'replay FILE --host H --port P [--speed X]   play a capture as its pile, report differing answers', load: () => require('./replay').run },
   simulate: { summary: 'simulate --host H --port P --piles N …   run virtual piles', load: () => require('./simulate').run },
 };
 

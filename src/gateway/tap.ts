@@ -162,6 +162,7 @@ export class GatewayTap {
     gw.on('frame', this.onIn);
     gw.on('record', this.onIn);
     gw.on('recordDuplicate', this.onIn);
+    gw.on('recordForeign', this.onIn);
     gw.on('sent', this.onOut);
     gw.on('online', this.onOnline);
     gw.on('offline', this.onOffline);
@@ -178,6 +179,7 @@ export class GatewayTap {
       gw.off('frame', this.onIn);
       gw.off('record', this.onIn);
       gw.off('recordDuplicate', this.onIn);
+      gw.off('recordForeign', this.onIn);
       gw.off('sent', this.onOut);
       gw.off('online', this.onOnline);
       gw.off('offline', this.onOffline);

@@ -40,7 +40,7 @@ export interface OrderTrackerOptions {
   maxOpenOrders: number;
   /** Closed orders remembered (trade-number reuse, late records) (README Limits). */
   historySize: number;
-  /** Active alarms kept; beyond it the oldest latched one is dropped (README Limits). */
+  /** Active alarms at most; beyond it new ones are not raised until some clear (README Limits). */
   maxAlarms: number;
   /** How often the one sweep timer runs. */
   sweepMs: number;
@@ -99,6 +99,8 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
   private readonly cardMethod = new Map<string, number>();
   private sweepTimer: NodeJS.Timeout | null = null;
   private readonly loadedAt: number;
+  /** maxAlarms reached (reported once until there is room again). */
+  private alarmsFull = false;
 
   constructor(options: Partial<OrderTrackerOptions> = {}, private readonly journal?: OrderJournal) {
     super();
@@ -542,10 +544,14 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
   private raise(code: AlarmCode, o: { tradeNo: string; pileNo: string; gunNo: number }, now: number, details: Record<string, unknown>): void {
     const key = alarmKey(code, o.tradeNo);
     if (this.alarms.has(key)) return;
-    while (this.alarms.size >= this.options.maxAlarms) {
-      const oldest = this.alarms.values().next().value as Alarm;
-      this.clearAlarm(oldest.code, oldest.tradeNo, 'limit (maxAlarms)', now);
+    if (this.alarms.size >= this.options.maxAlarms) {
+      // New alarms wait (the sweep raises them once there is room); evicting old ones would make
+      // every sweep clear and raise thousands of alarms when a whole site is in trouble.
+      if (!this.alarmsFull) this.problem(new YkcError('YKC_LIMIT', `${this.options.maxAlarms} alarms active (maxAlarms): new ones are not raised until some clear`, { maxAlarms: this.options.maxAlarms }));
+      this.alarmsFull = true;
+      return;
     }
+    this.alarmsFull = false;
     const a: Alarm = { code, pileNo: o.pileNo, gunNo: o.gunNo, tradeNo: o.tradeNo, since: now, acknowledged: false, details };
     this.alarms.set(key, a);
     this.journal?.append({ a });

@@ -102,7 +102,7 @@ function feed(t: OrderTracker, guns: Gun[], from: number, to: number, clock: { n
               tradeNo: g.tradeNo, pileNo: g.pileNo, gunNo: g.gunNo, startTime: wall(g.startedAt), endTime: wall(now), meterStart: 1000, meterEnd: 1000 + kwh,
               totalEnergy: kwh, totalAmount: kwh, startType: 1, stopReason: 0x40, physicalCardNo: '0000000000000001', vin: '',
             }),
-            arrival: 'new', held: false,
+            arrival: 'new', held: false, id: g.tradeNo,
           };
           t.onRecord(rec, false);
           g.charging = false;

@@ -162,5 +162,8 @@ export function connectMqtt(o: ConnectOptions): { client: MqttJsClient; transpor
   });
   // Errors show up as reconnects; without a listener an 'error' event would throw.
   client.on('error', () => {});
+  // A command and its reply are small writes right after a PUBACK: with Nagle's algorithm each waits
+  // for the peer's delayed ACK (~40 ms). The cluster's messages are few and latency-bound.
+  client.on('connect', () => (client as unknown as { stream?: { setNoDelay?: (on: boolean) => void } }).stream?.setNoDelay?.(true));
   return { client, transport: mqttJsTransport(client) };
 }

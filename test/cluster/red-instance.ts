@@ -4,11 +4,12 @@
  * a ykc-tariff whose three outputs are reported to the parent over IPC, and a ykc-in "whole
  * cluster" whose session events are counted per holding instance.
  *
- *   node red-instance.js --instance A --ykc-port 8768 --broker-port 1883 [--mqtt-version 5]
+ *   node red-instance.js --instance A --ykc-port 8768 --broker-port 1883 [--mqtt-version 5] [--scope cluster|local]
  *
  * IPC: { cmd: 'piles' } → the cluster directory; { cmd: 'command', pileNo, modelCode } → the
  * tariff node's output (1 accepted, 2 refused, 3 error) and msg; { cmd: 'events' } → counts;
- * { cmd: 'metrics' } → gateway and cluster counters; { cmd: 'close' } → stops and exits.
+ * { cmd: 'metrics' } → gateway and cluster counters; { cmd: 'latency', piles, count } → per-command
+ * times (ms, sequential, through the tariff node); { cmd: 'close' } → stops and exits.
  */
 import * as fs from 'fs';
 import * as http from 'http';
@@ -49,7 +50,7 @@ export const MODEL = {
   flatElecPrice: '0.7', flatServicePrice: '0.8', valleyElecPrice: '0.3', valleyServicePrice: '0.8', lossRatio: '0', slots: '1'.repeat(48),
 };
 
-function flow(instance: string, ykcPort: number, brokerPort: number, mqttVersion: string): unknown[] {
+function flow(instance: string, ykcPort: number, brokerPort: number, mqttVersion: string, scope: string): unknown[] {
   const out = (i: number) => ({ id: `o${i}`, type: 'function', z: 'tab', outputs: 0, wires: [], func: `global.get('report')(${i}, msg);\nreturn null;` });
   return [
     { id: 'tab', type: 'tab', label: 'cluster' },
@@ -60,7 +61,7 @@ function flow(instance: string, ykcPort: number, brokerPort: number, mqttVersion
     out(0),
     out(1),
     out(2),
-    { id: 'in1', type: 'ykc-in', z: 'tab', server: 'srv', scope: 'cluster', groups: ['session'], wires: [['count']] },
+    { id: 'in1', type: 'ykc-in', z: 'tab', server: 'srv', scope, groups: ['session'], wires: [['count']] },
     { id: 'count', type: 'function', z: 'tab', outputs: 0, wires: [], func: "global.get('event')(msg);\nreturn null;" },
   ];
 }
@@ -76,8 +77,9 @@ async function main(): Promise<void> {
   const ykcPort = Number(arg('ykc-port', '8768'));
   const brokerPort = Number(arg('broker-port', '1883'));
   const mqttVersion = arg('mqtt-version', '5');
+  const scope = arg('scope', 'cluster');
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), `ykc-cluster-${instance}-`));
-  fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(flow(instance, ykcPort, brokerPort, mqttVersion)));
+  fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(flow(instance, ykcPort, brokerPort, mqttVersion, scope)));
   const waiting = new Map<string, (r: Reply) => void>();
   const events: Record<string, number> = {};
   let cid = 0;
@@ -118,14 +120,27 @@ async function main(): Promise<void> {
   await srv.ready;
   for (let t = 0; t < 400 && !srv.cluster?.connected(); t++) await new Promise((r) => setTimeout(r, 25));
   const s = srv;
+  const command = (pileNo: string, modelCode?: string) =>
+    new Promise<Reply>((resolve) => {
+      const id = `c${++cid}`;
+      waiting.set(id, resolve);
+      RED.nodes.getNode('t1').receive({ _cid: id, payload: { pileNo, ...(modelCode ? { modelCode } : {}) } });
+    });
   const handlers: Record<string, (m: Record<string, unknown>) => Promise<unknown> | unknown> = {
     piles: () => ({ piles: s.cluster?.piles() ?? [], instances: s.cluster?.liveInstances().map((i) => i.instance) ?? [] }),
-    command: (m) =>
-      new Promise<Reply>((resolve) => {
-        const id = `c${++cid}`;
-        waiting.set(id, resolve);
-        RED.nodes.getNode('t1').receive({ _cid: id, payload: { pileNo: m.pileNo, ...(m.modelCode ? { modelCode: m.modelCode } : {}) } });
-      }),
+    command: (m) => command(String(m.pileNo), m.modelCode as string | undefined),
+    latency: async (m) => {
+      const list = m.piles as string[];
+      const times: number[] = [];
+      let failures = 0;
+      for (let i = 0; i < Number(m.count); i++) {
+        const t0 = performance.now();
+        const r = await command(list[i % list.length]);
+        times.push(performance.now() - t0);
+        if (r.output !== 0) failures++;
+      }
+      return { times, failures };
+    },
     events: () => ({ events }),
     metrics: () => ({ cluster: s.cluster?.counters, gateway: s.gateway?.metrics().counters, online: s.gateway?.onlineCount() }),
     close: async () => {

@@ -78,7 +78,7 @@ export class Rig {
   async mosquitto(): Promise<number> {
     this.brokerPort = await freePort();
     const conf = path.join(this.dir, 'mosquitto.conf');
-    fs.writeFileSync(conf, `listener ${this.brokerPort} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\n`);
+    fs.writeFileSync(conf, `listener ${this.brokerPort} 127.0.0.1\nallow_anonymous true\npersistence false\nset_tcp_nodelay true\nmax_queued_messages 100000\n`);
     const p = spawn(which('mosquitto')!, ['-c', conf], { stdio: 'ignore' });
     this.procs.push(p);
     await waitPort(this.brokerPort);
@@ -118,9 +118,9 @@ export class Rig {
   }
 
   /** A Node-RED runtime (red-instance.ts) joined to the cluster; resolves once its gateway and cluster are up. */
-  async red(instance: string, mqttVersion = '5'): Promise<RedChild> {
+  async red(instance: string, mqttVersion = '5', scope = 'cluster'): Promise<RedChild> {
     const ykcPort = await freePort();
-    const child = fork(path.join(__dirname, 'red-instance.js'), ['--instance', instance, '--ykc-port', String(ykcPort), '--broker-port', String(this.brokerPort), '--mqtt-version', mqttVersion], {
+    const child = fork(path.join(__dirname, 'red-instance.js'), ['--instance', instance, '--ykc-port', String(ykcPort), '--broker-port', String(this.brokerPort), '--mqtt-version', mqttVersion, '--scope', scope], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.procs.push(child);

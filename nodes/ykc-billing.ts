@@ -11,12 +11,11 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow, NodeStatus } from 'node-red';
 import { AuditOptions, AuditTariff, billRecord, Tariff } from '../src/billing';
-import { YkcError } from '../src/protocol';
+import { isTransactionRecordType, YkcError } from '../src/protocol';
 import { catalogueDescriber, NodeError, toNodeError } from './shared/errors';
 import type { YkcServerNode } from './shared/server-node';
 import { slotsOf, tariffFormBody, TariffFormDef } from './shared/tariff-form';
 
-const RECORD_TYPES = new Set([0x3b, 0x3d]);
 
 interface YkcBillingDef extends NodeDef, TariffFormDef {
   /** Optional: the gateway whose tariff for the pile is the last resort. */
@@ -70,15 +69,15 @@ function configuredTariff(config: YkcBillingDef): Tariff | null {
 function recordOf(msg: NodeMessage): { record: Record<string, unknown>; frame: Record<string, unknown> | null } {
   const p = msg.payload;
   const ykc = isObject(msg.ykc) ? msg.ykc : {};
-  if (typeof ykc.type === 'number' && !RECORD_TYPES.has(ykc.type)) {
-    throw new YkcError('YKC_INPUT', `msg is a ${String(ykc.name ?? ykc.type)} frame, not a transaction record (0x3B / 0x3D)`, { type: ykc.type });
+  if (typeof ykc.type === 'number' && !isTransactionRecordType(ykc.type)) {
+    throw new YkcError('YKC_INPUT', `msg is a ${String(ykc.name ?? ykc.type)} frame, not a transaction record (0x3B / 0x3D / 0x3F / 0x39)`, { type: ykc.type });
   }
   if (!isObject(p)) {
     const kind = p === null ? 'null' : Array.isArray(p) ? 'array' : typeof p;
-    throw new YkcError('YKC_INPUT', `msg.payload must be the decoded body of a transaction record (0x3B / 0x3D), got ${kind}`, { got: kind });
+    throw new YkcError('YKC_INPUT', `msg.payload must be the decoded body of a transaction record (0x3B / 0x3D / 0x3F / 0x39), got ${kind}`, { got: kind });
   }
   if (isObject(p.body) && typeof p.type === 'number') {
-    if (!RECORD_TYPES.has(p.type)) throw new YkcError('YKC_INPUT', `msg.payload is a ${String(p.name ?? p.type)} frame, not a transaction record (0x3B / 0x3D)`, { type: p.type });
+    if (!isTransactionRecordType(p.type)) throw new YkcError('YKC_INPUT', `msg.payload is a ${String(p.name ?? p.type)} frame, not a transaction record (0x3B / 0x3D / 0x3F / 0x39)`, { type: p.type });
     return { record: p.body, frame: p };
   }
   return { record: p, frame: null };

@@ -12,7 +12,7 @@
  */
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { ANY_CONTENT, type YkcServer } from '../src/gateway';
-import { DecodedFrame, schemaForType, YkcError } from '../src/protocol';
+import { DecodedFrame, RECORD_TYPES, schemaForType, YkcError } from '../src/protocol';
 import {
   alwaysAccepted, Answer, asDecoded, checkFrame, CommandDef, CommandRunner, Exchange, normaliseTradeNo, newTradeNo, numeric, Plan,
   present, requestExchange, resultJudge, serverOf, stamp12, ykcOf,
@@ -45,7 +45,7 @@ type CommandName = keyof typeof COMMANDS;
 const CARDS_PER_FRAME = { cardSync: 15, cardClear: 24, cardQuery: 26 } as const;
 
 /** The pile request each answer-frame answers, to tell whether msg.ykc.seq belongs to it. */
-const ANSWERS: Partial<Record<CommandName, number[]>> = { recordAck: [0x3b, 0x3d], startAuth: [0x31], parallelStartAuth: [0xa1] };
+const ANSWERS: Partial<Record<CommandName, number[]>> = { recordAck: [...RECORD_TYPES], startAuth: [0x31], parallelStartAuth: [0xa1] };
 
 function commandOf(v: unknown): CommandName | null {
   // Own names only: `in` would also accept constructor, toString, __proto__… from Object.prototype.

@@ -128,7 +128,7 @@ function num(record: Record<string, unknown>, field: string, decimals: number): 
 
 /** Reads the fee fields of a decoded 0x3B / 5-tier 0x3B / 0x3D body into integer units (YKC_INPUT when one is missing or malformed). */
 export function recordUnits(record: Record<string, unknown>): RecordUnits {
-  if (!record || typeof record !== 'object') throw new YkcError('YKC_INPUT', 'record must be the decoded body of a 0x3B / 0x3D frame', { value: record });
+  if (!record || typeof record !== 'object') throw new YkcError('YKC_INPUT', 'record must be the decoded body of a 0x3B / 0x3D / 0x3F / 0x39 frame', { value: record });
   const names: string[] = [...BASE_LEVELS];
   if (record.deepValleyPrice !== undefined) names.push('deepValley');
   const levels = names.map((name, i) => ({

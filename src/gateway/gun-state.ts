@@ -95,6 +95,8 @@ export class GunStateTracker {
         return;
       case 0x3b:
       case 0x3d:
+      case 0x3f:
+      case 0x39:
         g.full = b.stopReason === SOC_FULL;
         delete g.tradeNo;
         if (g.state === 3 || g.state === 6) this.set(pileNo, gunNo, g, g.plugged ? (g.full ? 4 : 2) : 1, known);

@@ -10,13 +10,14 @@
  */
 import { createHash } from 'crypto';
 import { FileJournal, JournalEntry, RecordJournal } from './journal';
+import { isTransactionRecordType } from '../protocol';
 
 export { FileJournal };
 export type { JournalEntry, JournalLoad, RecordJournal } from './journal';
 
-/** Frame types that carry a transaction record answered by 0x40 (more are added as versions are). */
+/** Frame types that carry a transaction record answered by 0x40: 0x3B, 0x3D (1.7), 0x3F (1.4), 0x39 (1.2–1.3). */
 export function isRecordType(type: number): boolean {
-  return type === 0x3b || type === 0x3d;
+  return isTransactionRecordType(type);
 }
 
 /**

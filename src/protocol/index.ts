@@ -6,5 +6,5 @@ export * from './enums';
 export * from './schema';
 export * from './frame';
 export * from './splitter';
-export { ALL_FRAMES, schemaForName, schemaForType } from './frames';
+export { ALL_FRAMES, isTransactionRecordType, RECORD_TYPES, schemaForName, schemaForType } from './frames';
 export * from './secrets';

@@ -52,6 +52,9 @@ export interface FrameSchemaDef {
   answers?: number;
   /** Protocol version the frame first appears in ("1.6" for parallel charging, "1.7" for 0x3D). */
   since?: string;
+  /** Versions it belongs to when later ones replaced it ("1.4" for 0x3F), and what is inferred about it. */
+  only?: string;
+  note?: string;
   layouts: LayoutDef[];
 }
 

@@ -14,11 +14,11 @@ import { crcBitwise, handFrame, HandFixture, hexOf, prng } from './hand/support'
 
 const FIXTURES: HandFixture[] = [...registrationFixtures, ...realtimeFixtures, ...operationFixtures, ...settingFixtures];
 
-/** PROTOCOL.md §4 catalogue: body length, or [fixed, per item] for the card lists; 0x3D from §9. */
+/** PROTOCOL.md §4 catalogue: body length, or [fixed, per item] for the card lists; 0x3D, 0x3F and 0x39 from §9 (the last two inferred). */
 const BODY_LENGTH: Record<number, number | [number, number]> = {
   0x01: 30, 0x02: 8, 0x03: 9, 0x04: 9, 0x05: 9, 0x06: 10, 0x09: 7, 0x0a: 90,
   0x12: 8, 0x13: 60, 0x15: 73, 0x17: 45, 0x19: 39, 0x1b: 32, 0x1d: 28, 0x21: 28, 0x23: 44, 0x25: 31,
-  0x31: 51, 0x32: 38, 0x33: 26, 0x34: 44, 0x35: 10, 0x36: 8, 0x3b: 158, 0x3d: 201,
+  0x31: 51, 0x32: 38, 0x33: 26, 0x34: 44, 0x35: 10, 0x36: 8, 0x39: 156, 0x3b: 158, 0x3d: 201, 0x3f: 156,
   0x40: 17, 0x41: 16, 0x42: 20, 0x43: 9, 0x44: [8, 16], 0x45: [7, 10], 0x46: [8, 8], 0x47: [7, 9], 0x48: [8, 8],
   0x51: 8, 0x52: 9, 0x55: 14, 0x56: 14, 0x57: 8, 0x58: 90, 0x61: 16, 0x62: 13, 0x63: 13,
   0x91: 8, 0x92: 8, 0x93: 8, 0x94: 94, 0xa1: 58, 0xa2: 44, 0xa3: 33, 0xa4: 50,
@@ -40,9 +40,9 @@ describe('protocol: hand-checked frames (PROTOCOL.md tables, independent CRC)', 
     }
   });
 
-  it('covers all 51 frame types of §4 plus 0x3D, each with at least one fixture', () => {
+  it('covers all 51 frame types of §4 plus 0x3D, 0x3F and 0x39, each with at least one fixture', () => {
     const spec = Object.keys(BODY_LENGTH).map(Number).sort((a, b) => a - b);
-    should(spec.length).equal(52);
+    should(spec.length).equal(54);
     should(ALL_FRAMES.map((s) => s.type)).deepEqual(spec);
     const covered = new Set(FIXTURES.map((f) => f.type));
     should(spec.filter((t) => !covered.has(t)).map(hx)).deepEqual([]);

@@ -1,12 +1,13 @@
 /** The registry of every frame type, by type code and by name. */
 import { FrameSchema } from '../schema';
+import { legacyFrames } from './legacy';
 import { operationFrames } from './operations';
 import { parallelFrames } from './parallel';
 import { realtimeFrames } from './realtime';
 import { registrationFrames } from './registration';
 import { settingFrames } from './settings';
 
-export const ALL_FRAMES: readonly FrameSchema[] = [...registrationFrames, ...realtimeFrames, ...operationFrames, ...settingFrames, ...parallelFrames].sort(
+export const ALL_FRAMES: readonly FrameSchema[] = [...registrationFrames, ...realtimeFrames, ...operationFrames, ...legacyFrames, ...settingFrames, ...parallelFrames].sort(
   (a, b) => a.type - b.type,
 );
 
@@ -25,3 +26,5 @@ export function schemaForType(type: number): FrameSchema | undefined {
 export function schemaForName(name: string): FrameSchema | undefined {
   return byName.get(name);
 }
+
+export { isTransactionRecordType, RECORD_TYPES } from './legacy';

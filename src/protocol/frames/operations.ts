@@ -49,7 +49,12 @@ function levelBlock(level: string): Field[] {
   ];
 }
 
-function recordFields(opts: { deepValley?: boolean; meter17?: boolean }): Field[] {
+/**
+ * The transaction record's fields (0x3B; 0x3D with the 1.7 meter block; 0x3F / 0x39 of 1.4 and
+ * older with 4-byte meter readings, frames/legacy.ts).
+ */
+export function recordFields(opts: { deepValley?: boolean; meter17?: boolean; meterWidth?: 4 | 5 }): Field[] {
+  const meterWidth = opts.meterWidth ?? 5;
   const fields: Field[] = [tradeNo(), pileNo(), gunNo(), cp56('startTime'), cp56('endTime')];
   if (opts.meter17) {
     fields.push(
@@ -62,8 +67,8 @@ function recordFields(opts: { deepValley?: boolean; meter17?: boolean }): Field[
   for (const l of LEVELS) fields.push(...levelBlock(l));
   if (opts.deepValley) fields.push(...levelBlock('deepValley'));
   fields.push(
-    uint('meterStart', 5, { decimals: 4, unit: 'kWh' }),
-    uint('meterEnd', 5, { decimals: 4, unit: 'kWh' }),
+    uint('meterStart', meterWidth, { decimals: 4, unit: 'kWh' }),
+    uint('meterEnd', meterWidth, { decimals: 4, unit: 'kWh' }),
     uint('totalEnergy', 4, { decimals: 4, unit: 'kWh' }),
     uint('totalLossEnergy', 4, { decimals: 4, unit: 'kWh' }),
     uint('totalAmount', 4, { decimals: 4, unit: 'yuan' }),

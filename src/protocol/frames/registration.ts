@@ -55,7 +55,7 @@ export const registrationFrames = [
       pileNo(),
       enumeration('pileType', 1, PILE_TYPE),
       uint('gunCount', 1),
-      uint('protocolVersion', 1, { decimals: 1, values: '1.5 (0x0F), 1.6 (0x10)' }),
+      uint('protocolVersion', 1, { decimals: 1, values: '1.5 (0x0F), 1.6 (0x10); older piles send 1.4 (0x0E) and below' }),
       ascii('firmwareVersion', 8),
       enumeration('networkType', 1, NETWORK),
       bcd('iccid', 10, { values: 'SIM ICCID, zeros if none' }),

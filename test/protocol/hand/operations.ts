@@ -326,6 +326,31 @@ export const operationFixtures: HandFixture[] = [
       tradeTimeSummerTime: true,
     },
   },
+  ...([
+    [0x3f, 'transactionRecordV14', '1.4'],
+    [0x39, 'transactionRecordV12', '1.2–1.3'],
+  ] as const).map(([type, name, version]) => ({
+    title: `0x${type.toString(16).toUpperCase()} ${version} record: the 0x3B layout with 4-byte meter readings (body 156)`,
+    type,
+    name,
+    source: 'Protocol notes §9 (1.4 → 1.5: type code and meter width changed; 4-byte meters inferred from the 0x39 derivative)',
+    body: [
+      ...RECORD_HEAD,
+      ...RECORD_LEVELS,
+      '15 CD 5B 07', // 110 meter at start 123456789 → 12345.6789 kWh, 4 bytes
+      '40 CB 5C 07', // 114 meter at end 123521856 → 12352.1856 kWh
+      ...RECORD_TAIL('', '2B FE 00 00', '2D F4 00 00').slice(2), // 118 totals, VIN, start type, time, reason, card
+    ],
+    expect: {
+      ...RECORD_HEAD_EXPECT,
+      ...RECORD_LEVELS_EXPECT,
+      ...RECORD_TAIL_EXPECT,
+      meterEnd: 12352.1856,
+      totalEnergy: 6.5067,
+      totalLossEnergy: 6.5067,
+      totalAmount: 6.2509,
+    },
+  })),
   {
     title: '0x3D 1.7 record: meter number, ciphertext, meter protocol and encryption after the end time',
     type: 0x3d,

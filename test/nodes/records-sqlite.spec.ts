@@ -223,7 +223,9 @@ describe('example flow examples/records-sqlite.json (real SQLite)', function () 
     insert.should.containDeep({ type: 'sqlite', sqlquery: 'prepared' });
     insert.sql.should.match(/^INSERT OR IGNORE INTO ykc_records/);
     insert.wires!.should.eql([[byType('ykc-confirm')[0].id]]);
-    CREATE_SQL.should.match(/CREATE TABLE IF NOT EXISTS ykc_records \(\s*trade_no TEXT PRIMARY KEY/);
+    CREATE_SQL.should.match(/CREATE TABLE IF NOT EXISTS ykc_records \(\s*trade_no TEXT NOT NULL,/);
+    // The record's identity (docs/records.md): keyed by trade_no alone, a second record under one trade number would be dropped.
+    CREATE_SQL.should.match(/PRIMARY KEY \(pile_no, trade_no, record_id\)/);
     byName('on start').should.containDeep({ type: 'inject', once: true });
     const comment = byType('comment')[0];
     comment.info.should.match(/Store first, acknowledge second/);

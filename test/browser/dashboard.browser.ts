@@ -2,7 +2,7 @@
  * The `npm start` demo as a newcomer sees it: Node-RED with the pack and examples/demo.json, the
  * dashboard (http://…/dashboard) in Chromium. The virtual piles appear in the table, a gun picked
  * in the list is started and stopped with the buttons, its record is stored (SQLite) and listed,
- * and the schedule gets other guns charging on its own. Screenshots: screenshots/dashboard/.
+ * the orders view (ykc orders) lists the charging order, and the schedule gets other guns charging on its own. Screenshots: screenshots/dashboard/.
  *
  * Only change for speed: the piles' clock runs 20× (realtime frames every 0.75 s).
  */
@@ -67,13 +67,24 @@ describe('demo dashboard in Chromium', function () {
     await shot('2-started');
   });
 
+  it('the orders view lists the charging order with its state and age (ykc orders); no alarm', async () => {
+    const order = page.locator('[id="nrdb-ui-widget-demo.ui.orders"] tbody tr', { hasText: AC_PILE }).filter({ hasText: '充电中 charging' });
+    await order.first().waitFor({ timeout: 20_000 });
+    const text = (await order.first().textContent()) ?? '';
+    should(text).match(/\d+:\d{2}/); // the age
+    should(text).match(/远程 remote/);
+    await page.getByText('订单告警 Order alarms').waitFor();
+    should(await page.locator('[id="nrdb-ui-widget-demo.ui.alarms"] tbody tr', { hasText: /startNotConfirmed|realtimeSilent|offlineWhileCharging|record|meterAnomaly|tradeReused|auditFailed/ }).count()).equal(0);
+    await shot('2b-orders');
+  });
+
   it('Stop: the session ends, its record is stored in SQLite and appears under the records', async () => {
     await page.getByRole('button', { name: /停止 Stop/ }).click();
-    await page.locator('.v-data-table tbody tr', { hasText: AC_PILE }).first().waitFor({ timeout: 30_000 });
+    await page.locator('[id="nrdb-ui-widget-demo.ui.records"] tbody tr', { hasText: AC_PILE }).first().waitFor({ timeout: 30_000 });
     const rows = await query<{ trade_no: string; pile_no: string; audit_ok: number }>(dbFile, `SELECT trade_no, pile_no, audit_ok FROM ykc_records WHERE pile_no = '${AC_PILE}'`);
     should(rows).have.length(1);
     should(rows[0].audit_ok).equal(1);
-    await page.locator('.v-data-table tbody tr', { hasText: rows[0].trade_no }).waitFor();
+    await page.locator('[id="nrdb-ui-widget-demo.ui.records"] tbody tr', { hasText: rows[0].trade_no }).waitFor();
     await shot('3-record-stored');
   });
 

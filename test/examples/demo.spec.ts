@@ -144,6 +144,19 @@ describe('example demo.json (npm start)', function () {
     await table([key], (r) => r.state === 'idle-unplugged', 'car unplugged');
   });
 
+  it('orders view: the open orders with state and age, and the active alarms (ykc orders, snapshot every 2 s)', async () => {
+    type OrderRow = Record<string, string | number>;
+    const orders = ex.inbox('demo.ui.orders');
+    const charging = await orders.wait((m) => (m.payload as OrderRow[]).some((r) => r['状态 State'] === '充电中 charging'), 10_000, 'a charging order listed');
+    const row = (charging.payload as OrderRow[]).find((r) => r['状态 State'] === '充电中 charging')!;
+    should(PILES).containEql(row['桩 Pile']);
+    should(String(row['时长 Age (min:s)'])).match(/^\d+:\d{2}$/);
+    should(String(row['交易流水号 Trade number'])).match(/^\d{32}$/);
+    should(row['启动 Start']).equal('远程 remote');
+    // No order is stuck in the demo: the alarm table is there, empty.
+    should((await ex.inbox('demo.ui.alarms').wait(() => true, 5000, 'alarm table')).payload).eql([]);
+  });
+
   it('commands only its own piles (DEMO_PILES): a foreign pile on the same gateway never gets a start (0x34) or stop (0x36)', async () => {
     should(readExample('demo.json').find((n) => n.type === 'tab')!.env).containDeep([{ name: 'DEMO_PILES', value: PILES.join(',') }]);
     const foreign = await ScriptedPile.connect(ex.ykcPort);

@@ -503,15 +503,18 @@ export class YkcServer extends EventEmitter<ServerEvents> {
       return Promise.reject(new YkcError('YKC_LIMIT', `pile ${pileNo} already has ${list.length} requests waiting (maxPendingRequests)`, { pileNo }));
     }
     const seq = frame.seq ?? session.nextSeq();
+    let sent: Buffer;
     try {
-      this.write(session, { ...frame, seq });
+      sent = this.write(session, { ...frame, seq });
     } catch (e) {
       return Promise.reject(e);
     }
     this.counters.commands++;
     if (replyType === undefined) return Promise.resolve(null);
     const keyField = REPLY_KEY[replyType] ?? null;
-    const keyValue = keyField ? (frame.body as Record<string, unknown> | undefined)?.[keyField] : undefined;
+    // The key as the pile reads it from the bytes sent, not as given: a trade number "123" or 123 goes
+    // out left-padded to 32 digits, and the pile's reply names it that way.
+    const keyValue = keyField ? decodeFrameAt(sent, 0, sent.length).body[keyField] : undefined;
     const timeoutMs = opts.timeoutMs ?? this.options.requestTimeoutMs;
     return new Promise<DecodedFrame | null>((resolve, reject) => {
       const p: PendingRequest = {
@@ -539,7 +542,7 @@ export class YkcServer extends EventEmitter<ServerEvents> {
     return s;
   }
 
-  private write(s: PileSession, frame: FrameInput): void {
+  private write(s: PileSession, frame: FrameInput): Buffer {
     const buf = s.send(frame);
     this.counters.framesOut++;
     const type = buf[5];
@@ -552,6 +555,7 @@ export class YkcServer extends EventEmitter<ServerEvents> {
         frame: maskFrame(decodeFrameAt(buf, 0, buf.length)), receivedAt: Date.now(), ...(this.includeRaw ? { raw: maskedHex(buf) } : {}),
       });
     }
+    return buf;
   }
 
   private dropRequest(p: PendingRequest): void {

@@ -262,6 +262,20 @@ describe('gateway: YkcServer over real TCP', function () {
     should((await pending)!.body).containEql({ tradeNo: trade, result: 1 });
   });
 
+  it('request(): a trade number shorter than 32 digits (or a number) matches the pile\'s reply, which names it padded (issue 12.9)', async () => {
+    await start();
+    const p = await loggedIn();
+    for (const [given, seq] of [['123', '0A00'], [4567, '0B00'], ['0000000000000000000000000000089', 'FFFF']] as const) {
+      const padded = String(given).padStart(32, '0');
+      const pending = server.request(PILE, { type: 0x34, seq: Buffer.from(seq, 'hex').readUInt16LE(0), body: { tradeNo: given, pileNo: PILE, gunNo: 1, logicalCardNo: '0', physicalCardNo: '', balance: 100 } }, { timeoutMs: 3000 });
+      const sent = await p.next(0x34);
+      should(sent.body.tradeNo).equal(padded);
+      // Sequence echoed for the first two; the third pile does not echo it (matched by trade number alone).
+      p.write(rawFrame(0x33, `${padded}${PILE}010100`, seq === 'FFFF' ? '7777' : seq));
+      should((await pending)!.body).containEql({ tradeNo: padded, result: 1 });
+    }
+  });
+
   it('request(): a late reply to a timed-out request does not answer the next one', async () => {
     await start();
     const p = await loggedIn();

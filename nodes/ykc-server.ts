@@ -28,6 +28,8 @@ interface YkcServerDef extends NodeDef, ClusterDef {
   loginTimeout?: string | number;
   requestTimeout?: string | number;
   maxConnections?: string | number;
+  admitPerSecond?: string | number;
+  takeover?: GatewayOptions['takeover'];
   acceptHiFirstCrc?: boolean;
   tariff?: string;
   persist?: boolean;
@@ -164,6 +166,8 @@ export = function (RED: NodeAPI): void {
         loginTimeoutMs: num(config.loginTimeout, 60) * 1000,
         requestTimeoutMs: num(config.requestTimeout, 15) * 1000,
         maxConnections: num(config.maxConnections, 20000),
+        admitPerSecond: num(config.admitPerSecond, 1000),
+        takeover: config.takeover === 'refuse-while-alive' ? 'refuse-while-alive' : 'replace',
         acceptHiFirstCrc: config.acceptHiFirstCrc !== false,
       };
       const userDir = (RED.settings as unknown as { userDir?: string }).userDir;

@@ -21,7 +21,7 @@ export const DEMO_TARIFF: TariffBody = {
 };
 
 const USAGE = `usage: ykc serve [--host 127.0.0.1] [--port 8768] [--allow PILE,PILE…] [--confirm at-once|after-store|never]
-                 [--tariff tariff.json] [--raw] [--heartbeats] [--no-time-sync]
+                 [--tariff tariff.json] [--raw] [--heartbeats] [--no-time-sync] [--admit-rate 1000]
 Prints one JSON line per event: listening, connection, login, online, offline, frame, record, problem, close.`;
 
 export async function run(args: string[], io: CliIo): Promise<number> {
@@ -47,6 +47,8 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       allowlist: allow,
       recordConfirm: confirm,
       autoTimeSync: !flags['no-time-sync'],
+      // New connections read per second; a burst beyond it waits its turn (admitPerSecond).
+      admitPerSecond: intFlag(flags, 'admit-rate', 1000, 1, 1_000_000),
     };
   } catch (e) {
     io.err(JSON.stringify({ code: 'YKC_INPUT', message: (e as Error).message }));

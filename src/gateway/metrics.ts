@@ -11,6 +11,8 @@ export interface MetricsSnapshot {
     pilesOnline: number;
     recordsPending: number;
     requestsPending: number;
+    /** Connections accepted and waiting for admission (admitPerSecond). */
+    admissionQueue: number;
   };
   counters: Counters;
   commandLatencyMs: { count: number; p50: number | null; p99: number | null; max: number | null };
@@ -57,9 +59,14 @@ export function toPrometheus(snaps: Array<{ server: string; snap: MetricsSnapsho
   metric('connections', 'gauge', 'Open TCP connections.', each((s) => s.gauges.connections));
   metric('records_pending', 'gauge', 'Transaction records waiting for confirmation.', each((s) => s.gauges.recordsPending));
   metric('requests_pending', 'gauge', 'Commands waiting for a pile reply.', each((s) => s.gauges.requestsPending));
+  metric('admission_queue', 'gauge', 'Connections waiting for admission (admitPerSecond).', each((s) => s.gauges.admissionQueue));
   const counters: Array<[keyof Counters, string]> = [
     ['connections', 'Connections accepted.'],
     ['connectionsRefused', 'Connections refused (limits, closing).'],
+    ['admissionsDeferred', 'Connections that waited for admission (admitPerSecond).'],
+    ['takeoversRefused', 'Logins refused: the pile was online and alive elsewhere (takeover refuse-while-alive).'],
+    ['rateLimitedConnections', 'Connections slowed for going over maxFramesPerSecond / maxBytesPerSecond.'],
+    ['pilesForgotten', 'Offline piles whose per-pile state was dropped.'],
     ['loginsAccepted', 'Logins accepted.'],
     ['loginsRefused', 'Logins refused.'],
     ['replaced', 'Connections replaced by a new login of the same pile.'],

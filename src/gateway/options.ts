@@ -39,8 +39,12 @@ export interface GatewayOptions {
   loginTimeoutMs: number;
 
   maxConnections: number;
-  /** New connections accepted per second; beyond it they are closed at once (piles retry), so a reconnect storm cannot starve the piles already online. */
-  maxAcceptsPerSecond: number;
+  /**
+   * New connections admitted per second. A burst beyond it is not refused: the connections wait,
+   * unread, in an admission queue drained at this steady rate (their logins are answered in
+   * turn), so a reconnect storm neither starves the piles online nor sends piles into their retry back-off.
+   */
+  admitPerSecond: number;
   /** Time sync after login is sent after a random delay up to this, spreading a reconnect storm's pushes. */
   timeSyncJitterMs: number;
   /** Frames a connection may send before logging in (reported once, not answered); then it is closed. */
@@ -102,7 +106,7 @@ export const DEFAULT_OPTIONS: GatewayOptions = {
   missedHeartbeats: 3,
   loginTimeoutMs: 60_000,
   maxConnections: 20_000,
-  maxAcceptsPerSecond: 1000,
+  admitPerSecond: 1000,
   timeSyncJitterMs: 3000,
   maxFramesBeforeLogin: 16,
   maxFramesPerSecond: 50,
@@ -124,9 +128,15 @@ export const DEFAULT_OPTIONS: GatewayOptions = {
   tradeStartsPerPile: 32,
 };
 
-export function resolveOptions(partial: Partial<GatewayOptions> = {}): GatewayOptions {
+/** Earlier names still understood: maxAcceptsPerSecond (connections beyond it were closed) is now admitPerSecond (they wait). */
+export type LegacyOptions = { maxAcceptsPerSecond?: number };
+
+export function resolveOptions(partial: Partial<GatewayOptions> & LegacyOptions = {}): GatewayOptions {
   const o: GatewayOptions = { ...DEFAULT_OPTIONS };
-  for (const [k, v] of Object.entries(partial)) if (v !== undefined) (o as unknown as Record<string, unknown>)[k] = v;
+  const { maxAcceptsPerSecond, ...rest } = partial;
+  if (maxAcceptsPerSecond !== undefined && rest.admitPerSecond === undefined) o.admitPerSecond = maxAcceptsPerSecond;
+  for (const [k, v] of Object.entries(rest)) if (v !== undefined) (o as unknown as Record<string, unknown>)[k] = v;
+  if (!(o.admitPerSecond > 0)) o.admitPerSecond = DEFAULT_OPTIONS.admitPerSecond;
   o.allowlist = [...new Set((o.allowlist ?? []).map((p) => String(p).trim()).filter(Boolean))];
   return o;
 }

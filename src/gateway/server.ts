@@ -14,7 +14,7 @@ import type { TariffBody } from '../billing/tariff';
 export type { TariffBody };
 import { GunStateChange, GunStateTracker } from './gun-state';
 import { LatencyWindow, MetricsSnapshot } from './metrics';
-import { GatewayOptions, resolveOptions } from './options';
+import { GatewayOptions, LegacyOptions, resolveOptions } from './options';
 import { ANY_CONTENT, Arrival, isRecordType, RecordBook, recordDigest, RecordJournal, RecordRef } from './records';
 import { PileSession, SessionInfo } from './session';
 import { SessionStart, TariffEntry, TariffHistory } from './tariff-history';
@@ -134,6 +134,11 @@ interface PendingRequest {
   reject(e: YkcError): void;
 }
 
+const ignoreError = (): void => {};
+
+/** listen() backlog (the kernel caps it at net.core.somaxconn). */
+const LISTEN_BACKLOG = 4096;
+
 /** Connections closed per event-loop turn when many piles end their connections at once. */
 const CLOSE_BATCH = 100;
 
@@ -155,6 +160,8 @@ export interface SessionTariff {
 export interface Counters {
   connections: number;
   connectionsRefused: number;
+  /** Connections that arrived while others were waiting for admission (admitPerSecond) and waited too. */
+  admissionsDeferred: number;
   loginsAccepted: number;
   loginsRefused: number;
   replaced: number;
@@ -189,7 +196,7 @@ export interface Counters {
 
 function newCounters(): Counters {
   return {
-    connections: 0, connectionsRefused: 0, loginsAccepted: 0, loginsRefused: 0, replaced: 0, takeoversRefused: 0, offline: 0,
+    connections: 0, connectionsRefused: 0, admissionsDeferred: 0, loginsAccepted: 0, loginsRefused: 0, replaced: 0, takeoversRefused: 0, offline: 0,
     framesIn: 0, framesOut: 0, framesInByType: {}, framesOutByType: {}, crcErrors: 0, hiFirstCrcFrames: 0,
     framingErrors: 0, garbageBytes: 0, decodeErrors: 0, framesBeforeLogin: 0, rateLimitedConnections: 0, pilesForgotten: 0, commands: 0, commandTimeouts: 0,
     commandFailures: 0, recordsReceived: 0, recordsConfirmed: 0, recordsRefused: 0, recordsDuplicate: 0, recordsExpired: 0,
@@ -243,12 +250,16 @@ export class YkcServer extends EventEmitter<ServerEvents> {
   private readonly commandLatency = new LatencyWindow();
   private readonly toClose = new Set<PileSession>();
   private closeScheduled = false;
-  private acceptWindow = 0;
-  private acceptsInWindow = 0;
+  /** Accepted sockets not read yet, oldest first (admission at admitPerSecond); `head` is the next to admit. */
+  private admitQueue: net.Socket[] = [];
+  private admitHead = 0;
+  private admitTokens = 0;
+  private admitAt = 0;
+  private admitTimer: NodeJS.Timeout | null = null;
   /** Piles told about a record bound (YKC_LIMIT) in the current episode: told once, not per record. */
   private readonly overLimit = new Set<string>();
 
-  constructor(options: Partial<GatewayOptions> = {}, journal?: RecordJournal) {
+  constructor(options: Partial<GatewayOptions> & LegacyOptions = {}, journal?: RecordJournal) {
     super();
     this.options = resolveOptions(options);
     if (journal) {
@@ -283,14 +294,17 @@ export class YkcServer extends EventEmitter<ServerEvents> {
     if (this.netServer) return Promise.reject(new YkcError('YKC_LISTEN', 'already listening'));
     return new Promise((resolve, reject) => {
       // allowHalfOpen: a pile's FIN does not close our side at once; closeSoon() does, in batches.
-      const srv = net.createServer({ noDelay: true, allowHalfOpen: true }, (sock) => this.accept(sock));
+      // pauseOnConnect: an accepted socket is not read until it is admitted (see admit()).
+      const srv = net.createServer({ noDelay: true, allowHalfOpen: true, pauseOnConnect: true }, (sock) => this.accept(sock));
       const onError = (err: NodeJS.ErrnoException) => {
         srv.close();
         this.netServer = null;
         reject(new YkcError('YKC_LISTEN', `cannot listen on ${host}:${port}: ${err.code ?? err.message}`, { host, port, errno: err.code }));
       };
       srv.once('error', onError);
-      srv.listen(port, host, () => {
+      // A deep accept backlog: in a reconnect storm the kernel must not drop SYNs (each costs the
+      // pile a 1 s+ retransmit) while the event loop is busy; admission then paces the reading.
+      srv.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
         srv.off('error', onError);
         if (this.closing) {
           // close() ran while we were binding: do not leave a listener nobody will close.
@@ -313,18 +327,12 @@ export class YkcServer extends EventEmitter<ServerEvents> {
 
   private accept(sock: net.Socket): void {
     const remote = `${sock.remoteAddress}:${sock.remotePort}`;
-    const second = Math.floor(Date.now() / 1000);
-    if (second !== this.acceptWindow) {
-      this.acceptWindow = second;
-      this.acceptsInWindow = 0;
-    }
+    const waiting = this.admitQueue.length - this.admitHead;
     const why = this.closing
       ? 'server closing'
-      : this.sessions.size >= this.options.maxConnections
+      : this.sessions.size + waiting >= this.options.maxConnections
         ? `maxConnections ${this.options.maxConnections} reached`
-        : ++this.acceptsInWindow > this.options.maxAcceptsPerSecond
-          ? `more than ${this.options.maxAcceptsPerSecond} new connections this second (maxAcceptsPerSecond)`
-          : null;
+        : null;
     if (why) {
       this.counters.connectionsRefused++;
       sock.on('error', () => {});
@@ -332,9 +340,54 @@ export class YkcServer extends EventEmitter<ServerEvents> {
       this.problem(new YkcError('YKC_LIMIT', `connection from ${remote} refused: ${why}`, { remote }));
       return;
     }
-    sock.setNoDelay(true);
-    sock.setKeepAlive(true, 60_000);
-    this.handle(sock, remote);
+    // Until admitted the socket is not read; a reset meanwhile must not become an uncaught error.
+    sock.on('error', ignoreError);
+    this.admitQueue.push(sock);
+    if (waiting > 0) this.counters.admissionsDeferred++;
+    this.admit();
+  }
+
+  /**
+   * Admits waiting connections at admitPerSecond, oldest first: each is handed to a session and
+   * read from then on (its login answered). A burst beyond the rate waits here instead of being
+   * closed; a few per timer tick keep the piles already online answered promptly.
+   */
+  private admit(): void {
+    const now = Date.now();
+    const rate = this.options.admitPerSecond;
+    // Allowance accrues with time, up to 10 ms worth (at least one): a burst is spread over many
+    // short turns, between which the piles online are read and answered.
+    const cap = Math.max(1, rate / 100);
+    this.admitTokens = Math.min(cap, this.admitTokens + ((now - this.admitAt) / 1000) * rate);
+    this.admitAt = now;
+    while (this.admitHead < this.admitQueue.length && this.admitTokens >= 1 && !this.closing) {
+      const sock = this.admitQueue[this.admitHead++];
+      if (sock.destroyed) continue;
+      this.admitTokens--;
+      sock.off('error', ignoreError);
+      sock.setNoDelay(true);
+      sock.setKeepAlive(true, 60_000);
+      this.handle(sock, `${sock.remoteAddress}:${sock.remotePort}`);
+      sock.resume();
+    }
+    if (this.admitHead === this.admitQueue.length) {
+      this.admitQueue = [];
+      this.admitHead = 0;
+    } else if (this.admitHead > 1024) {
+      this.admitQueue = this.admitQueue.slice(this.admitHead);
+      this.admitHead = 0;
+    }
+    if (this.admitQueue.length && !this.admitTimer && !this.closing) {
+      this.admitTimer = setTimeout(() => {
+        this.admitTimer = null;
+        this.admit();
+      }, Math.max(1, Math.ceil(((1 - this.admitTokens) / rate) * 1000)));
+    }
+  }
+
+  /** Connections accepted and waiting for admission (admitPerSecond). */
+  admissionQueueLength(): number {
+    return this.admitQueue.length - this.admitHead;
   }
 
   /** Serves one pile over any Duplex stream (a socket, or an in-memory pair in tests). */
@@ -375,6 +428,11 @@ export class YkcServer extends EventEmitter<ServerEvents> {
     const srv = this.netServer;
     this.netServer = null;
     const closed = srv ? new Promise<void>((r) => srv.close(() => r())) : Promise.resolve();
+    if (this.admitTimer) clearTimeout(this.admitTimer);
+    this.admitTimer = null;
+    for (const sock of this.admitQueue.slice(this.admitHead)) sock.destroy();
+    this.admitQueue = [];
+    this.admitHead = 0;
     for (const w of this.loginWaits.values()) clearTimeout(w.timer);
     this.loginWaits.clear();
     this.toClose.clear();
@@ -427,7 +485,7 @@ export class YkcServer extends EventEmitter<ServerEvents> {
     for (const l of this.requests.values()) requestsPending += l.length;
     return {
       at: Date.now(),
-      gauges: { connections: this.sessions.size, pilesOnline: this.byPile.size, recordsPending: this.records.heldCount(), requestsPending },
+      gauges: { connections: this.sessions.size, pilesOnline: this.byPile.size, recordsPending: this.records.heldCount(), requestsPending, admissionQueue: this.admissionQueueLength() },
       counters: { ...this.counters, framesInByType: { ...this.counters.framesInByType }, framesOutByType: { ...this.counters.framesOutByType } },
       commandLatencyMs: this.commandLatency.summary(),
     };

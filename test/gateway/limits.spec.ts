@@ -8,6 +8,9 @@ import should from 'should';
 import { ProblemEvent, YkcServer } from '../../src/gateway';
 import { GatewayOptions } from '../../src/gateway/options';
 import { crcBitwise, rawFrame } from '../support/raw';
+import { PassThrough } from 'stream';
+import { run as serve } from '../../src/cli/serve';
+import { CliIo } from '../../src/cli/io';
 
 const login = (pile: string) => rawFrame(0x01, `${pile}0002 0F 56342E312E353000 01 ${'00'.repeat(10)} 04`, '0000');
 const heartbeat = (pile: string, seq = 0) => rawFrame(0x03, `${pile}0100`, Buffer.from([seq & 0xff, (seq >> 8) & 0xff]).toString('hex'));
@@ -331,5 +334,92 @@ describe('gateway: per-connection and per-pile bounds', function () {
     should(server.session(pile)!.remote).equal(accepted.address);
     should(server.counters.replaced).equal(1); // it replaced the silent connection, not an offline pile
     should(lockedOutMs).be.below(period * 5); // never longer than the offline timeout
+  });
+
+  it('admission: a burst beyond admitPerSecond waits and is answered in turn, none closed; live piles answered meanwhile', async () => {
+    await start({ admitPerSecond: 20 });
+    const live = await connect();
+    live.write(login('32010200000001'));
+    await live.next(0x02);
+    let beating = true;
+    let answered = 0;
+    const beats = (async () => {
+      for (let seq = 1; beating; seq++) {
+        live.write(heartbeat('32010200000001', seq));
+        await live.next(0x04, 2000); // each within 2 s, or the test fails
+        answered++;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    const n = 60;
+    const burst = await Promise.all(Array.from({ length: n }, () => connect()));
+    const t0 = Date.now();
+    burst.forEach((p, i) => p.write(login(String(32010500000000 + i))));
+    const replies = await Promise.all(burst.map(async (p) => ({ reply: loginReply(await p.next(0x02, 15_000)), at: Date.now() })));
+    beating = false;
+    await beats;
+    should(replies.every((r) => r.reply.result === 0)).be.true();
+    should(burst.some((p) => p.closed)).be.false();
+    should(server.counters.connectionsRefused).equal(0);
+    should(server.counters.admissionsDeferred).be.above(0);
+    should(server.onlineCount()).equal(n + 1);
+    // Paced, not all at once: 60 at 20/s take about 3 s (a loaded machine only makes it slower).
+    should(Math.max(...replies.map((r) => r.at)) - t0).be.aboveOrEqual(2000);
+    should(answered).be.above(5);
+    should(server.admissionQueueLength()).equal(0);
+  });
+
+  it('admission: connections waiting count toward maxConnections; the excess is refused at accept', async () => {
+    await start({ admitPerSecond: 1, maxConnections: 5 });
+    const socks = await Promise.all(Array.from({ length: 8 }, () => connect()));
+    await eventually(() => server.counters.connectionsRefused === 3, 'three refusals');
+    should(socks.filter((p) => !p.closed).length).be.aboveOrEqual(5);
+    should(server.connectionCount() + server.admissionQueueLength()).equal(5);
+    // The queue is emptied when the server closes.
+    await server.close();
+    await eventually(() => socks.every((p) => p.closed), 'all connections closed');
+  });
+
+  it('the earlier option name maxAcceptsPerSecond still sets the admission rate', () => {
+    const gw = new YkcServer({ maxAcceptsPerSecond: 77 });
+    should(gw.options.admitPerSecond).equal(77);
+    should((gw.options as unknown as Record<string, unknown>).maxAcceptsPerSecond).be.undefined();
+    return gw.close();
+  });
+});
+
+describe('cli: ykc serve --admit-rate', function () {
+  this.timeout(20_000);
+  const io = () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    let stop: () => void = () => {};
+    const cli: CliIo = { out: (l) => out.push(l), err: (l) => err.push(l), stdin: new PassThrough(), onStop: (cb) => (stop = cb) };
+    return { cli, out, err, stop: () => stop() };
+  };
+
+  it('refuses a rate that is not a positive integer', async () => {
+    const f = io();
+    should(await serve(['--port', '0', '--admit-rate', '0'], f.cli)).equal(2);
+    should(JSON.parse(f.err[0])).containEql({ code: 'YKC_INPUT' });
+    should(f.err[0]).match(/--admit-rate/);
+  });
+
+  it('admits a burst at the given rate: all answered, none closed, paced', async () => {
+    const f = io();
+    const done = serve(['--host', '127.0.0.1', '--port', '0', '--no-time-sync', '--admit-rate', '4'], f.cli);
+    await eventually(() => f.out.length > 0, 'listening');
+    const port = JSON.parse(f.out[0]).port as number;
+    const piles = await Promise.all(Array.from({ length: 10 }, () => RawPile.connect(port)));
+    const t0 = Date.now();
+    piles.forEach((p, i) => p.write(login(String(32010600000000 + i))));
+    const results = await Promise.all(piles.map(async (p) => loginReply(await p.next(0x02, 15_000)).result));
+    const took = Date.now() - t0;
+    should(results).eql(new Array(10).fill(0));
+    should(piles.some((p) => p.closed)).be.false();
+    should(took).be.aboveOrEqual(1500); // 10 at 4/s: about 2.25 s
+    piles.forEach((p) => p.close());
+    f.stop();
+    should(await done).equal(0);
   });
 });

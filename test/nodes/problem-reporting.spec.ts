@@ -158,4 +158,37 @@ describe('nodes: ykc-server problem reporting under a garbage flood', function (
     const gw = s1.gateway!;
     should(gw.counters.crcErrors + gw.counters.framingErrors).be.above(Object.values(noise).reduce((a, b) => a + b, 0));
   });
+
+  it("the dialog's options reach the gateway: takeover 'refuse-while-alive' refuses a second login of a live pile, reported", async () => {
+    await helper.load(
+      [serverNode, inNode],
+      <Flow>[
+        { id: 't1', type: 'tab', label: 'ykc' },
+        { id: 's1', type: 'ykc-server', host: '127.0.0.1', port: 0, autoTimeSync: false, persist: false, takeover: 'refuse-while-alive', admitPerSecond: '250' },
+        { id: 'in1', z: 't1', type: 'ykc-in', server: 's1', wires: [[]] },
+        { id: 'c1', z: 't1', type: 'catch', scope: null, uncaught: false, wires: [['hc']] },
+        { id: 'hc', z: 't1', type: 'helper' },
+      ],
+    );
+    const s1 = helper.getNode('s1') as unknown as YkcServerNode;
+    await s1.ready;
+    should(s1.gateway!.options).containEql({ takeover: 'refuse-while-alive', admitPerSecond: 250 });
+    const caught: Msg[] = [];
+    helper.getNode('hc').on('input', (m: Msg) => caught.push(m));
+    const port = s1.port()!;
+    const real = await connect(port);
+    real.write(login(PILE));
+    await replyTo(real, 0x02);
+    const impostor = await connect(port);
+    const closed = new Promise((r) => impostor.once('close', r));
+    const answered = replyTo(impostor, 0x02); // also reads, so the gateway's close is seen
+    impostor.write(login(PILE));
+    await answered;
+    await closed;
+    should(s1.gateway!.session(PILE)!.remote).equal(`127.0.0.1:${real.localPort}`);
+    const end = Date.now() + 5000;
+    while (!caught.some((m) => m.error?.code === 'YKC_LOGIN') && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    const report = caught.find((m) => m.error?.code === 'YKC_LOGIN')!;
+    should(report.payload.details).containEql({ takeover: true, refused: true, previousRemote: `127.0.0.1:${real.localPort}` });
+  });
 });

@@ -21,10 +21,9 @@ import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
 import {
-  ask, closeChild, cpuPercent, flag, forkRole, HEARTBEAT_MS, LoadPile, LoadStats, loopMonitor, machine, mb, pileNo, procStats, ProcStats, ramp, REALTIME_MS, serve, sleep, stallRecorder, summarize,
+  ask, closeChild, cpuPercent, flag, forkRole, nodesDir, HEARTBEAT_MS, LoadPile, LoadStats, loopMonitor, machine, mb, pileNo, procStats, ProcStats, ramp, REALTIME_MS, serve, sleep, stallRecorder, summarize,
   topOfProfile,
 } from './nodered-load';
-import { REPO_ROOT } from '../test/support/repo';
 
 const ROLE = flag('role', 'main');
 
@@ -33,31 +32,6 @@ const ROLE = flag('role', 'main');
 interface Counter {
   n: number;
   by: Record<string, number>;
-}
-
-/**
- * A nodes directory holding ykc-server and ykc-in: a one-line .js that requires the compiled node
- * (wherever this bench was compiled to) next to the editor html and locales Node-RED expects.
- */
-function nodesDir(userDir: string): string {
-  const root = REPO_ROOT;
-  const dir = path.join(userDir, 'nodes');
-  fs.mkdirSync(dir, { recursive: true });
-  for (const name of ['ykc-server', 'ykc-in']) {
-    const compiled = path.join(__dirname, '..', 'nodes', `${name}.js`);
-    fs.writeFileSync(path.join(dir, `${name}.js`), `module.exports = require(${JSON.stringify(compiled)});\n`);
-    fs.copyFileSync(path.join(root, 'nodes', `${name}.html`), path.join(dir, `${name}.html`));
-    for (const lang of ['en-US', 'zh-CN']) {
-      const from = path.join(root, 'nodes', 'locales', lang);
-      const to = path.join(dir, 'locales', lang);
-      fs.mkdirSync(to, { recursive: true });
-      for (const ext of ['json', 'html']) {
-        const f = path.join(from, `${name}.${ext}`);
-        if (fs.existsSync(f)) fs.copyFileSync(f, path.join(to, `${name}.${ext}`));
-      }
-    }
-  }
-  return dir;
 }
 
 function flow(groups: string): unknown[] {
@@ -86,7 +60,7 @@ async function redProcess(): Promise<void> {
   RED.init(server, {
     userDir,
     flowFile: 'flows.json',
-    nodesDir: [nodesDir(userDir)],
+    nodesDir: [nodesDir(userDir, ['ykc-server', 'ykc-in'])],
     httpAdminRoot: '/red',
     httpNodeRoot: '/api',
     disableEditor: true,

@@ -9,6 +9,7 @@
  * session under a reused or all-zero trade number, or another pile's record, does not.
  */
 import { createHash } from 'crypto';
+import { BoundedMap } from './bounded-map';
 import { FileJournal, JournalEntry, RecordJournal } from './journal';
 import { isTransactionRecordType } from '../protocol';
 
@@ -61,10 +62,14 @@ export class RecordBook {
   /** Held keys by trade number: confirmations that name no pile or no content find their record without a scan. */
   private readonly heldByTrade = new Map<string, Set<string>>();
   private readonly heldPerPile = new Map<string, number>();
-  /** Result sent (0 received, 1 illegal), by record key. */
-  private readonly confirmed = new Map<string, number>();
-  /** Emitted before (a restart, or a hold that timed out) and never confirmed: key → receivedAt. */
-  private readonly unconfirmed = new Map<string, number>();
+  /** Result sent (0 received, 1 illegal), by record key; the oldest forgotten beyond `memory`. */
+  private readonly confirmed: BoundedMap<number>;
+  /**
+   * Emitted before (a restart, or a hold that timed out) and never confirmed: key → receivedAt.
+   * Bounded like the confirmed set: a flow that never confirms must not grow the journal forever.
+   * Forgetting the oldest only costs a very late resend its 'resend-unconfirmed' flag.
+   */
+  private readonly unconfirmed: BoundedMap<number>;
   /**
    * Trade numbers from a journal of the earlier format, which kept no pile or content: a copy
    * matching one is flagged `resend-unconfirmed` and handed to the flow (stored idempotently), never
@@ -78,6 +83,8 @@ export class RecordBook {
     private readonly memory: number,
     private readonly journal?: RecordJournal,
   ) {
+    this.confirmed = new BoundedMap(memory);
+    this.unconfirmed = new BoundedMap(memory);
     if (!journal) return;
     const loaded = this.guard(() => journal.load());
     if (!loaded) return;
@@ -140,7 +147,7 @@ export class RecordBook {
   /** Confirmed entries with this trade number (a scan: only when nothing is held for it). */
   findConfirmed(tradeNo: string, pileNo?: string, id?: string): Array<RecordRef & { result: number }> {
     const out: Array<RecordRef & { result: number }> = [];
-    for (const [k, result] of this.confirmed) {
+    for (const [k, result] of this.confirmed.entries()) {
       const r = refOf(k);
       if (r.tradeNo === tradeNo && (pileNo === undefined || r.pileNo === pileNo) && (id === undefined || r.id === id || r.id === ANY_CONTENT)) out.push({ ...r, result });
     }
@@ -154,11 +161,7 @@ export class RecordBook {
     if (!byTrade) this.heldByTrade.set(rec.tradeNo, (byTrade = new Set()));
     byTrade.add(key);
     this.heldPerPile.set(rec.pileNo, (this.heldPerPile.get(rec.pileNo) ?? 0) + 1);
-    this.unconfirmed.delete(key);
     this.unconfirmed.set(key, rec.receivedAt);
-    // Bounded like the confirmed set: a flow that never confirms must not grow the journal forever.
-    // Forgetting the oldest only costs a very late resend its 'resend-unconfirmed' flag.
-    this.trim(this.unconfirmed);
     this.append({ k: 'h', p: rec.pileNo, t: rec.tradeNo, i: rec.id, a: rec.receivedAt }, false);
   }
 
@@ -175,10 +178,8 @@ export class RecordBook {
     const key = keyOf(ref);
     const record = this.release(key);
     this.unconfirmed.delete(key);
-    this.confirmed.delete(key);
     this.confirmed.set(key, result);
     if (ref.id === ANY_CONTENT || (this.legacy.get(ref.tradeNo) ?? ref.pileNo) === ref.pileNo) this.legacy.delete(ref.tradeNo);
-    this.trim(this.confirmed);
     const ok = this.append({ k: 'c', p: ref.pileNo, t: ref.tradeNo, i: ref.id, r: result }, durable);
     return { record, durable: ok && !!this.journal };
   }
@@ -199,11 +200,11 @@ export class RecordBook {
   private snapshot(): JournalEntry[] {
     const out: JournalEntry[] = [];
     for (const [t, p] of this.legacy) out.push({ k: 'l', t, p });
-    for (const [k, a] of this.unconfirmed) {
+    for (const [k, a] of this.unconfirmed.entries()) {
       const r = refOf(k);
       out.push({ k: 'h', p: r.pileNo, t: r.tradeNo, i: r.id, a });
     }
-    for (const [k, result] of this.confirmed) {
+    for (const [k, result] of this.confirmed.entries()) {
       const r = refOf(k);
       out.push({ k: 'c', p: r.pileNo, t: r.tradeNo, i: r.id, r: result });
     }
@@ -219,14 +220,10 @@ export class RecordBook {
     const key = keyOf({ pileNo: e.p, tradeNo: e.t, id: e.i });
     if (e.k === 'h') {
       if (this.confirmed.has(key)) return;
-      this.unconfirmed.delete(key);
       this.unconfirmed.set(key, e.a);
-      this.trim(this.unconfirmed);
     } else {
       this.unconfirmed.delete(key);
-      this.confirmed.delete(key);
       this.confirmed.set(key, e.r);
-      this.trim(this.confirmed);
     }
   }
 
@@ -242,10 +239,6 @@ export class RecordBook {
     if (n > 0) this.heldPerPile.set(p.pileNo, n);
     else this.heldPerPile.delete(p.pileNo);
     return p;
-  }
-
-  private trim(m: Map<string, number>): void {
-    while (m.size > this.memory) m.delete(m.keys().next().value as string);
   }
 
   /** Appends one entry (O(1)); now and then the log is rewritten from the live state. False when not written. */

@@ -160,6 +160,12 @@ export class YkcCluster extends EventEmitter<ClusterEvents> implements RemotePil
   private async announce(): Promise<void> {
     if (this.stopped) return;
     this.epoch = Math.max(Date.now(), this.epoch + 1);
+    // What we knew may be stale (instances died, the broker restarted empty): the subscription below
+    // delivers the retained directory again, and our own claims are published again below.
+    this.instances.clear();
+    this.claims.clear();
+    this.claimed.clear();
+    this.emit('directory');
     const subs = [this.topics.instances, this.topics.piles, this.topics.cmd(this.id), this.topics.reply(this.id)];
     if (this.eventUsers > 0) subs.push(this.topics.events);
     try {

@@ -198,6 +198,19 @@ describe('cluster: gateways over an MQTT broker', function () {
     await lb.close();
   });
 
+  it('a broker that restarts empty: every instance announces itself and its piles again', async () => {
+    const a = await instance('A');
+    const b = await instance('B');
+    await pile(a.port, P1).waitOnline();
+    await waitFor(() => b.cluster.holder(P1) === 'A', 'B sees P1 on A');
+    await broker.restart();
+    await waitFor(() => !b.cluster.connected(), 'B noticed the broker went away');
+    await rejectsWith(b.server.request(P1, { type: 0x58, body: sampleTariff().toBody(P1) as never }), 'YKC_OFFLINE');
+    await waitFor(() => b.cluster.connected() && b.cluster.holder(P1) === 'A', 'the directory is rebuilt after the reconnection', 15_000);
+    const r = await b.server.request(P1, { type: 0x58, body: sampleTariff('0900').toBody(P1) as never });
+    assert.equal(r?.body.result, 1);
+  });
+
   it('claims of an instance that is gone are ignored and tidied from the broker', async () => {
     const raw = await rawClient(broker, []);
     raws.push(raw);

@@ -12,29 +12,41 @@ import { Tariff } from '../../src/billing';
 export interface Broker {
   port: number;
   url: string;
+  /** Stops and starts again empty on the same port (no retained messages survive, as Mosquitto without persistence). */
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function startBroker(): Promise<Broker> {
   // aedes 1.x is an ES module; resolve it the CommonJS way (honours NODE_PATH), then import the file.
   const { Aedes } = (await import(pathToFileURL(require.resolve('aedes')).href)) as typeof import('aedes', { with: { 'resolution-mode': 'import' } });
-  const broker = (await Aedes.createBroker()) as unknown as { handle(s: net.Socket): void; close(cb: () => void): void };
+  type AedesLike = { handle(s: net.Socket): void; close(cb: () => void): void };
   const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-    broker.handle(s);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
+  const open = async (port: number) => {
+    const broker = (await Aedes.createBroker()) as unknown as AedesLike;
+    const server = net.createServer((s) => {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      broker.handle(s);
+    });
+    await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+    return { broker, server };
+  };
+  let cur = await open(0);
+  const port = (cur.server.address() as net.AddressInfo).port;
+  const shut = async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((r) => cur.server.close(() => r()));
+    await new Promise<void>((r) => cur.broker.close(() => r()));
+  };
   return {
     port,
     url: `mqtt://127.0.0.1:${port}`,
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
-      await new Promise<void>((r) => broker.close(() => r()));
+    async restart() {
+      await shut();
+      cur = await open(port);
     },
+    close: shut,
   };
 }
 

@@ -239,7 +239,7 @@ export = function (RED: NodeAPI): void {
           ...inner,
           async run(ctx) {
             const answer = await inner.run(ctx);
-            // Remembered as confirmed, so the pile's resends are recognised (and answered again) by the gateway.
+            // Remembered (a second recordAck or ykc confirm says "already"); blind, it absorbs no later copy (RecordBook.classify).
             ctx.gw.records.markConfirmed({ pileNo, tradeNo, id: ANY_CONTENT }, answer.payload.result as number);
             return answer;
           },

@@ -95,10 +95,15 @@ export class RecordBook {
     if (loaded.entries.length || loaded.problems.length) this.guard(() => journal.compact(this.snapshot()));
   }
 
-  /** How a 0x3B/0x3D copy relates to what we know. Does not change state. */
+  /**
+   * How a 0x3B/0x3D copy relates to what we know. Does not change state. A confirmation for any
+   * content (given for a record the gateway never saw) absorbs no copy: it cannot tell the pile's
+   * resend from its next session under a reused or all-zero trade number, and a wrong guess would
+   * acknowledge a record no flow ever saw. Such a copy reaches the flow (store idempotently).
+   */
   classify(ref: RecordRef): Arrival {
     const key = keyOf(ref);
-    if (this.confirmed.has(key) || this.confirmed.has(keyOf({ ...ref, id: ANY_CONTENT }))) return 'resend-confirmed';
+    if (this.confirmed.has(key)) return 'resend-confirmed';
     if (this.held.has(key)) return 'resend-pending';
     if (this.unconfirmed.has(key)) return 'resend-unconfirmed';
     const legacyPile = this.legacy.get(ref.tradeNo);
@@ -106,9 +111,9 @@ export class RecordBook {
     return 'new';
   }
 
-  /** The result a record was confirmed with (its exact content, or a confirmation for any content). */
+  /** The result this exact record was confirmed with. */
   confirmedResult(ref: RecordRef): number | undefined {
-    return this.confirmed.get(keyOf(ref)) ?? this.confirmed.get(keyOf({ ...ref, id: ANY_CONTENT }));
+    return this.confirmed.get(keyOf(ref));
   }
 
   heldRecord(ref: RecordRef): PendingRecord | undefined {

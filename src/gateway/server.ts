@@ -650,9 +650,9 @@ export class YkcServer extends EventEmitter<ServerEvents> {
    * durably (fsync) when a journal is set, before returning. Finds, in this order: a held copy
    * (the oldest when several match), a record handed over whose hold expired, a confirmation made
    * before (`already`: nothing is sent again). Unknown to the gateway but named with its pile: the
-   * confirmation is remembered for any content of that (pile, trade number), so the pile's resend
-   * is acknowledged. Throws YKC_INPUT when the trade number alone is ambiguous (held by several
-   * piles) or unknown without a pile.
+   * 0x40 goes to the pile now if it is online and the confirmation is remembered (with its content
+   * id when given), but without an id it absorbs no later copy (RecordBook.classify). Throws
+   * YKC_INPUT when the trade number alone is ambiguous (held by several piles) or unknown without a pile.
    */
   confirm(req: ConfirmRequest, ok = true): ConfirmOutcome {
     const result = ok ? 0 : 1;

@@ -8,7 +8,7 @@ import * as path from 'path';
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { OrderJournal, OrderPayload, OrderTracker, OrderTrackerOptions, AlarmPayload, ALARM_CODES } from '../src/orders';
 import { YkcError } from '../src/protocol';
-import { catalogueDescriber, toNodeError } from './shared/errors';
+import { catalogueDescriber, ErrorThrottle, toNodeError } from './shared/errors';
 import type { YkcServerNode } from './shared/server-node';
 
 interface YkcOrdersDef extends NodeDef {
@@ -113,7 +113,13 @@ export = function (RED: NodeAPI): void {
       node.send([null, alarmMsg(a), null]);
       scheduleStatus();
     });
-    tracker.on('problem', (e) => node.error(toNodeError(e, describe), { topic: 'ykc/orders/problem', payload: e.toJSON() } as NodeMessage));
+    // A journal on a full disk fails at every batched write: Catch nodes hear of it, not five times a second.
+    const throttle = new ErrorThrottle(10, 60_000);
+    tracker.on('problem', (e) => {
+      const held = throttle.admit();
+      if (held === null) return;
+      node.error(toNodeError(e, describe), { topic: 'ykc/orders/problem', payload: { ...e.toJSON(), suppressed: held } } as NodeMessage);
+    });
     const detach = tracker.attach(gw);
     server.register(node, { status: false });
     showStatus();

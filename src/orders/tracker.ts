@@ -278,7 +278,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
       if (h && h.recordStart !== null && !this.alarms.has(alarmKey('tradeReused', tradeNo))) {
         this.reused(tradeNo, pileNo, gunNo, now, { previousStart: h.recordStart, recordStart: summary.startTime });
       }
-      o = this.create(tradeNo, pileNo, gunNo, START_ORIGIN[Number(b.startType)] ?? 'offline', now);
+      o = this.create(tradeNo, pileNo, gunNo, START_ORIGIN[Number(b.startType)] ?? 'offline', 'recorded', now, false);
       if (h?.recordStart !== null && h) o.reused = true;
     }
     if (o.record) {
@@ -288,7 +288,8 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
       o.record = summary;
       o.stopReason = summary.stopReason;
       this.checkMeter(o, summary, now);
-      this.advance(o, 'recorded', now);
+      if (o.state === 'recorded') this.changed(o, now); // created from this record: announced with it
+      else this.advance(o, 'recorded', now);
       this.clearAlarm('recordMissing', tradeNo, 'record received', now);
     }
     if (duplicate && ev.arrival === 'resend-confirmed' && o.recordResult === null) {
@@ -416,6 +417,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
    * already carried a charge to its end, coming back as a new start, is a reused one.
    */
   private begin(tradeNo: string, pileNo: string, gunNo: number, origin: OrderOrigin, state: OrderState, now: number): Order {
+    const prev = this.current(pileNo, gunNo);
     let o = this.orders.get(tradeNo);
     if (o && (RANK[o.state] >= RANK.recorded || o.pileNo !== pileNo || o.gunNo !== gunNo)) {
       this.closeOrder(o, 'tradeReused', now);
@@ -426,29 +428,34 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
       const h = this.history.get(tradeNo);
       const reused = !!h?.started;
       if (reused) this.reused(tradeNo, pileNo, gunNo, now, { previousPile: h!.pileNo, previousGun: h!.gunNo, previousClose: h!.closeReason });
-      o = this.create(tradeNo, pileNo, gunNo, origin, now);
-      o.reused = reused;
+      o = this.create(tradeNo, pileNo, gunNo, origin, state, now, !reused);
+      if (reused) {
+        o.reused = true;
+        this.changed(o, now);
+      }
     } else if (o.origin === 'offline' && origin !== 'offline') {
       o.origin = origin;
     }
     // The gun has moved on: whatever it was doing before has ended.
-    const prev = this.current(pileNo, gunNo);
     if (prev && prev !== o && RANK[prev.state] < RANK.ended && prev.state !== 'requested') this.advance(prev, 'ended', now);
     this.byGun.set(gunKey(pileNo, gunNo), tradeNo);
     if (RANK[state] > RANK[o.state]) this.advance(o, state, now);
     return o;
   }
 
-  private create(tradeNo: string, pileNo: string, gunNo: number, origin: OrderOrigin, now: number): Order {
+  /** A new order, entering at `state` (an order first seen charging or in its record has no earlier steps). */
+  private create(tradeNo: string, pileNo: string, gunNo: number, origin: OrderOrigin, state: OrderState, now: number, announce = true): Order {
     while (this.orders.size >= this.options.maxOpenOrders) {
       const oldest = this.orders.values().next().value as Order;
       this.problem(new YkcError('YKC_LIMIT', `more than ${this.options.maxOpenOrders} open orders (maxOpenOrders): the oldest (${oldest.tradeNo}) is closed`, { tradeNo: oldest.tradeNo }));
       this.closeOrder(oldest, 'limit', now);
     }
     const o = newOrder(tradeNo, pileNo, gunNo, origin, now);
-    o.at[0] = now;
+    o.state = state;
+    o.at[RANK[state]] = now;
     this.orders.set(tradeNo, o);
-    this.changed(o, now);
+    if (RANK[state] < RANK.ended) this.byGun.set(gunKey(pileNo, gunNo), tradeNo);
+    this.changed(o, now, announce);
     return o;
   }
 

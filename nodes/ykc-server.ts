@@ -12,8 +12,9 @@ import { ProblemThrottle } from './shared/errors';
 import { LISTEN_RETRY_MAX_MS, ListenFailure, ListenLoop } from './shared/listen-retry';
 import { ClusterDef, clusterGlue } from './shared/cluster-glue';
 import { YkcServerNode } from './shared/server-node';
+import { serverTariff, ServerTariffDef } from './shared/server-tariff';
 
-interface YkcServerDef extends NodeDef, ClusterDef {
+interface YkcServerDef extends NodeDef, ClusterDef, ServerTariffDef {
   host?: string;
   port?: string | number;
   loginPolicy?: GatewayOptions['loginPolicy'];
@@ -31,7 +32,6 @@ interface YkcServerDef extends NodeDef, ClusterDef {
   admitPerSecond?: string | number;
   takeover?: GatewayOptions['takeover'];
   acceptHiFirstCrc?: boolean;
-  tariff?: string;
   persist?: boolean;
   metrics?: boolean;
 }
@@ -146,12 +146,10 @@ export = function (RED: NodeAPI): void {
     try {
       const port = num(config.port, 8768);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new YkcError('YKC_INPUT', RED._('ykc-server.errors.port', { port: String(config.port) }));
-      if (config.tariff && String(config.tariff).trim()) {
-        try {
-          defaultTariff = JSON.parse(String(config.tariff)) as TariffBody;
-        } catch (e) {
-          throw new YkcError('YKC_TARIFF', RED._('ykc-server.errors.tariff', { message: (e as Error).message }));
-        }
+      try {
+        defaultTariff = serverTariff(config);
+      } catch (e) {
+        throw new YkcError('YKC_TARIFF', RED._('ykc-server.errors.tariff', { message: (e as Error).message }));
       }
       options = {
         loginPolicy: config.loginPolicy ?? 'all',
@@ -181,7 +179,9 @@ export = function (RED: NodeAPI): void {
       gw.on('offline', scheduleStatus);
       gw.on('problem', (p: ProblemEvent) => {
         // Framing noise is expected on flaky links; logins and tariffs are worth an error.
-        report(() => Object.assign(new Error(p.message), { code: p.code }), { pileNo: p.pileNo ?? undefined, remote: p.remote, sessionId: p.sessionId, details: p.details }, {
+        // "No tariff" (once per pile) says the fix in the user's language.
+        const text = () => (p.details?.noTariff ? RED._('ykc-server.errors.noTariff', { pileNo: String(p.pileNo ?? '') }) : p.message);
+        report(() => Object.assign(new Error(text()), { code: p.code }), { pileNo: p.pileNo ?? undefined, remote: p.remote, sessionId: p.sessionId, details: p.details }, {
           code: p.code,
           pileNo: p.pileNo,
           always: p.details?.takeover === true,
@@ -246,7 +246,7 @@ export = function (RED: NodeAPI): void {
       res.status(404).json({ error: 'not found' });
       return;
     }
-    const local = n.gateway.piles().map((p) => ({ pileNo: p.pileNo, remote: p.remote, version: p.version, pileType: p.pileType, gunCount: p.gunCount, guns: p.guns }));
+    const local = n.gateway.piles().map((p) => ({ pileNo: p.pileNo, remote: p.remote, version: p.version, pileType: p.pileType, gunCount: p.gunCount, firmwareVersion: p.firmwareVersion, iccid: p.iccid, guns: p.guns }));
     if (!n.cluster) return void res.json(local);
     // In a cluster: every instance's piles, each with the instance holding it.
     const here = n.cluster.id;

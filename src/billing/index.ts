@@ -3,3 +3,4 @@ export * from './fees';
 export * from './tariff';
 export * from './compute';
 export * from './audit';
+export * from './default-tariff';

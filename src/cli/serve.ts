@@ -4,21 +4,12 @@
  */
 import * as fs from 'fs';
 import { GatewayOptions, RecordConfirmMode, YkcServer } from '../gateway';
-import type { TariffBody } from '../billing';
+import { DEFAULT_TARIFF, TariffBody } from '../billing';
 import { intFlag, parseArgs } from './args';
 import { CliIo } from './io';
 
-/** A flat demo tariff (1.00000 + 0.50000 yuan/kWh all day) so piles can charge out of the box. */
-export const DEMO_TARIFF: TariffBody = {
-  modelCode: '0001',
-  sharpElecPrice: 1.2, sharpServicePrice: 0.6,
-  peakElecPrice: 1.0, peakServicePrice: 0.6,
-  flatElecPrice: 0.8, flatServicePrice: 0.5,
-  valleyElecPrice: 0.4, valleyServicePrice: 0.4,
-  lossRatio: 0,
-  // valley 00:00–08:00, flat 08:00–10:00, peak 10:00–12:00, flat 12:00–17:00, sharp 17:00–19:00, peak 19:00–21:00, flat 21:00–23:00, valley 23:00–24:00
-  slots: Array.from({ length: 48 }, (_, k) => (k < 16 ? 3 : k < 20 ? 2 : k < 24 ? 1 : k < 34 ? 2 : k < 38 ? 0 : k < 42 ? 1 : k < 46 ? 2 : 3)),
-};
+/** The built-in tariff (src/billing/default-tariff.ts) so piles can charge out of the box. */
+export const DEMO_TARIFF: TariffBody = DEFAULT_TARIFF;
 
 const USAGE = `usage: ykc serve [--host 127.0.0.1] [--port 8768] [--allow PILE,PILE…] [--confirm at-once|after-store|never]
                  [--tariff tariff.json] [--raw] [--heartbeats] [--no-time-sync] [--admit-rate 1000]

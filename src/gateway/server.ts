@@ -243,6 +243,8 @@ export class YkcServer extends EventEmitter<ServerEvents> {
   /** Piles gone offline, oldest first, with when: their state is dropped after offlineRetentionMs / past maxOfflinePiles. */
   private readonly offlineSince = new Map<string, number>();
   private defaultTariff: TariffBody | null = null;
+  /** Piles already told they have no tariff: a pile re-checks every few minutes, one problem is enough (until one is given). */
+  private noTariffReported = new Set<string>();
   private readonly loginWaits = new Map<number, { session: PileSession; seq: number; body: Record<string, unknown>; timer: NodeJS.Timeout }>();
   private netServer: net.Server | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
@@ -495,6 +497,10 @@ export class YkcServer extends EventEmitter<ServerEvents> {
 
   /** Sets the tariff answered to 0x05/0x09 for one pile, or the default for all (pileNo null). */
   setTariff(pileNo: string | null, tariff: TariffBody | null): void {
+    if (tariff) {
+      if (pileNo === null) this.noTariffReported.clear();
+      else this.noTariffReported.delete(pileNo);
+    }
     if (pileNo === null) this.defaultTariff = tariff;
     else if (tariff) this.tariffs.set(pileNo, tariff);
     else this.tariffs.delete(pileNo);
@@ -896,6 +902,7 @@ export class YkcServer extends EventEmitter<ServerEvents> {
     s.pileType = typeof body.pileTypeName === 'string' ? body.pileTypeName : null;
     s.gunCount = typeof body.gunCount === 'number' ? body.gunCount : null;
     s.firmwareVersion = typeof body.firmwareVersion === 'string' ? body.firmwareVersion : null;
+    s.iccid = typeof body.iccid === 'string' && /[1-9]/.test(body.iccid) ? body.iccid : null;
     this.byPile.set(pileNo, s);
     this.offlineSince.delete(pileNo);
     this.counters.loginsAccepted++;
@@ -1011,7 +1018,7 @@ export class YkcServer extends EventEmitter<ServerEvents> {
         if (!o.autoBillingModel) return;
         const t = this.tariffFor(pileNo);
         if (!t) {
-          this.problem(new YkcError('YKC_TARIFF', `pile ${pileNo} checks its billing model but no tariff is configured for it`, { pileNo }), s);
+          this.noTariff(s, pileNo, 0x05);
           return;
         }
         const same = String(t.modelCode) === s.modelCode;
@@ -1023,7 +1030,7 @@ export class YkcServer extends EventEmitter<ServerEvents> {
         if (!o.autoBillingModel) return;
         const t = this.tariffFor(pileNo);
         if (!t) {
-          this.problem(new YkcError('YKC_TARIFF', `pile ${pileNo} asks for its billing model but no tariff is configured for it`, { pileNo }), s);
+          this.noTariff(s, pileNo, 0x09);
           return;
         }
         try {
@@ -1036,6 +1043,15 @@ export class YkcServer extends EventEmitter<ServerEvents> {
       }
       default:
     }
+  }
+
+  /** A pile wants a model nobody gave: one problem per pile (details.noTariff), not one per check. */
+  private noTariff(s: PileSession, pileNo: string, type: number): void {
+    if (this.noTariffReported.has(pileNo)) return;
+    if (this.noTariffReported.size >= this.options.maxConnections) this.noTariffReported.clear();
+    this.noTariffReported.add(pileNo);
+    const what = type === 0x05 ? 'checks its billing model (0x05)' : 'asks for its billing model (0x09)';
+    this.problem(new YkcError('YKC_TARIFF', `pile ${pileNo} ${what} but no tariff is set for it: give the server a default tariff or send one with ykc-tariff (0x58); until then it is not answered and the pile may refuse to charge`, { pileNo, type, noTariff: true }), s);
   }
 
   /**

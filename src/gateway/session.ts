@@ -19,6 +19,8 @@ export interface SessionInfo {
   pileType: string | null;
   gunCount: number | null;
   firmwareVersion: string | null;
+  /** SIM card ICCID from the login (0x01), null when the pile sends zeros (no SIM, wired network). */
+  iccid: string | null;
   crcOrder: CrcOrder | null;
   hiFirstCrcFrames: number;
   framesIn: number;
@@ -49,6 +51,7 @@ export class PileSession {
   pileType: string | null = null;
   gunCount: number | null = null;
   firmwareVersion: string | null = null;
+  iccid: string | null = null;
   /** The CRC byte order this pile uses (learned from its frames). */
   crcOrder: CrcOrder | null = null;
   hiFirstCrcFrames = 0;
@@ -279,6 +282,7 @@ export class PileSession {
       pileType: this.pileType,
       gunCount: this.gunCount,
       firmwareVersion: this.firmwareVersion,
+      iccid: this.iccid,
       crcOrder: this.crcOrder,
       hiFirstCrcFrames: this.hiFirstCrcFrames,
       framesIn: this.framesIn,

@@ -10,6 +10,8 @@ import should from 'should';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { catalogue, deployable, exampleFiles, launchChromium, packTypes, readExample, screenshotDir } from './browser';
 import { httpGet, NodeRed, packDir, startNodeRed } from './nodered';
+import { ScriptedPile } from '../support/pile-client';
+import { rawFrame } from '../support/raw';
 
 const CONFIG_TYPES = new Set(['ykc-server']);
 const LANGS = ['en-US', 'zh-CN'] as const;
@@ -21,6 +23,19 @@ const SECTIONS = {
 const CJK = /[\u4e00-\u9fff]/;
 
 declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** The redeployed server may take a moment to listen again. */
+async function eventuallyConnect(port: number, timeoutMs = 15_000): Promise<ScriptedPile> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await ScriptedPile.connect(port);
+    } catch (e) {
+      if (Date.now() > until) throw e;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
 
 describe('editor in Chromium (en-US, zh-CN)', function () {
   this.timeout(240_000);
@@ -103,6 +118,19 @@ describe('editor in Chromium (en-US, zh-CN)', function () {
         }
         if (problems.length) throw new Error(`${problems.length} node(s) failed:\n${problems.join('\n')}`);
       });
+
+      /**
+       * Deploys. Node-RED asks before deploying a workspace with invalid nodes; the "every node" test
+       * above reports those, so here the question is answered and the deploy's own result judged.
+       */
+      async function deploy(): Promise<void> {
+        await page.click('#red-ui-header-button-deploy');
+        const confirm = page.locator('#red-ui-deploy-dialog-confirm-deploy-deploy');
+        const done = page.waitForFunction(() => !RED.nodes.dirty(), undefined, { timeout: 30_000 });
+        const asked = confirm.waitFor({ state: 'visible', timeout: 3000 }).then(() => confirm.click(), () => undefined);
+        await asked;
+        await done;
+      }
 
       async function closeEditors(): Promise<void> {
         // Cancel every edit tray still open (a failed check may leave one, or a config tray over a node's).
@@ -203,15 +231,65 @@ describe('editor in Chromium (en-US, zh-CN)', function () {
           await shot('tariff-grid-painted');
           await page.click('#node-dialog-ok');
           await page.waitForSelector('#node-dialog-ok', { state: 'detached' });
-          await page.click('#red-ui-header-button-deploy');
+          await deploy();
           await page.waitForSelector('.red-ui-notification', { state: 'visible' });
-          await page.waitForFunction(() => !RED.nodes.dirty());
           await shot('deployed');
           const flows = JSON.parse((await httpGet(`${nr.url}/flows`, { 'Node-RED-API-Version': 'v2' })).text);
           const deployed = flows.flows.find((n: { id: string }) => n.id === id);
           should(deployed.slots).equal(painted);
           // The runtime took the new model: sending it reaches the node's validation, not a config error.
           should(nr.log()).not.match(/\[error\] \[ykc-tariff/);
+        });
+
+        it('ykc server: the default tariff on the same grid (an older JSON tariff converted), painted, deployed, answered to a pile', async () => {
+          const server: { id: string; port: number } = await page.evaluate(() => {
+            let found: { id: string; port: number; tariff?: string; loginPolicy?: string } | null = null;
+            RED.nodes.eachConfig((c: { id: string; type: string; port: number; tariff?: string; loginPolicy?: string; autoBillingModel?: boolean }) => {
+              if (!found && c.type === 'ykc-server' && c.tariff && c.loginPolicy === 'all' && c.autoBillingModel !== false) found = c;
+            });
+            RED.editor.editConfig('', 'ykc-server', found!.id);
+            return { id: found!.id, port: Number(found!.port) };
+          });
+          await page.waitForSelector('.ykc-server-tariff-cell[data-slot="47"]', { state: 'visible' });
+          // The JSON tariff became the grid's fields; the legacy note shows.
+          should(await page.inputValue('#node-config-input-tariffMode')).equal('form');
+          should(await page.inputValue('#node-config-input-modelCode')).match(/^\d{1,4}$/);
+          should(await page.isVisible('.ykc-server-tariff-legacy')).be.true();
+          const before = await page.inputValue('#node-config-input-slots');
+          should(before).match(/^[0-3]{48}$/);
+          await page.click('.ykc-server-tariff-brush[data-level="0"]');
+          // Drag across 20:00–22:00 (slots 40–43); the server's dialog is long: bring the grid into view first.
+          await page.locator('.ykc-server-tariff-cell[data-slot="43"]').scrollIntoViewIfNeeded();
+          const from = (await page.locator('.ykc-server-tariff-cell[data-slot="40"]').boundingBox())!;
+          const to = (await page.locator('.ykc-server-tariff-cell[data-slot="43"]').boundingBox())!;
+          await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+          await page.mouse.down();
+          await page.mouse.move(to.x + to.width / 2, to.y + to.height / 2, { steps: 8 });
+          await page.mouse.up();
+          const painted = await page.inputValue('#node-config-input-slots');
+          should(painted).equal(before.slice(0, 40) + '0000' + before.slice(44));
+          should(await page.textContent('#ykc-server-tariff-summary')).match(/20:00–22:00/);
+          await page.fill('#node-config-input-sharpElecPrice', '2.34567');
+          await shot('server-tariff-grid-painted');
+          await page.click('#node-config-dialog-ok');
+          await page.waitForSelector('#node-config-dialog-ok', { state: 'detached' });
+          await deploy();
+          const flows = JSON.parse((await httpGet(`${nr.url}/flows`, { 'Node-RED-API-Version': 'v2' })).text);
+          const deployed = flows.flows.find((n: { id: string }) => n.id === server.id);
+          should(deployed).containEql({ tariffMode: 'form', tariff: '', slots: painted, sharpElecPrice: '2.34567' });
+          // A pile asking this gateway for its model (0x09) gets the painted one (0x0A).
+          const pileNo = '32010200009901';
+          const pile = await eventuallyConnect(server.port);
+          try {
+            pile.write(rawFrame(0x01, `${pileNo}0002 0F 56342E312E353000 01 ${'00'.repeat(10)} 04`, '0000'));
+            should((await pile.next(0x02, undefined, 10_000)).body.result).equal(0);
+            pile.write(rawFrame(0x09, pileNo, '0100'));
+            const model = await pile.next(0x0a, undefined, 10_000);
+            should((model.body.slots as number[]).join('')).equal(painted);
+            should(model.body.sharpElecPrice).equal(2.34567);
+          } finally {
+            pile.close();
+          }
         });
       }
     });

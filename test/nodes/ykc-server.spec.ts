@@ -127,9 +127,19 @@ describe('nodes: ykc-server + ykc-in', function () {
     piles.push(p);
     p.write(login());
     await p.next(0x02);
+    // A second pile with a SIM card: its ICCID (login 0x01, BCD 10 bytes) is listed; zeros mean none.
+    const PILE2 = '32010200000002';
+    const q = await ScriptedPile.connect(port);
+    piles.push(q);
+    q.write(rawFrame(0x01, `${PILE2}0002 0F 56342E312E353000 00 89860123456789012345 00`, '0000'));
+    await q.next(0x02);
     const res = await helper.request().get('/ykc/servers/s1/piles').expect(200);
-    should(res.body).have.length(1);
-    should(res.body[0]).containEql({ pileNo: PILE, version: '1.5', pileType: 'DC', gunCount: 2 });
+    should(res.body).have.length(2);
+    const byNo = Object.fromEntries((res.body as Array<{ pileNo: string }>).map((x) => [x.pileNo, x]));
+    should(byNo[PILE]).containEql({ pileNo: PILE, version: '1.5', pileType: 'DC', gunCount: 2, firmwareVersion: 'V4.1.50', iccid: null });
+    should(byNo[PILE2]).containEql({ iccid: '89860123456789012345' });
+    const gw = (helper.getNode('s1') as unknown as YkcServerNode).gateway!;
+    should(gw.session(PILE2)!.info().iccid).equal('89860123456789012345');
     await helper.request().get('/ykc/servers/nope/piles').expect(404);
   });
 });

@@ -25,10 +25,11 @@ export function translator(lang: string): (key: string, params?: Record<string, 
 }
 
 /** The node module with RED._ rendering `lang` (the runtime API object is shared by the modules of one load). */
-export function translating(lang: string, nodeModule: (RED: { _: unknown }) => unknown): (RED: { _: unknown }) => unknown {
+export function translating<M>(lang: string, nodeModule: M): M {
   const t = translator(lang);
-  return (RED) => {
+  const wrapped = (RED: { _: unknown }) => {
     RED._ = t;
-    return nodeModule(RED);
+    return (nodeModule as unknown as (r: unknown) => unknown)(RED);
   };
+  return wrapped as unknown as M;
 }

@@ -287,7 +287,7 @@ export = function (RED: NodeAPI): void {
         }
         case 'parallelRemoteStart': {
           const gunNo = runner.gun(msg);
-          const version = gw.session(pileNo)?.version;
+          const version = gw.versionOf(pileNo);
           if (version && Number(version) < 1.6) throw runner.fieldError('needs16', { pile: pileNo, version }, 'YKC_VERSION');
           if (!present(f.balance)) throw runner.fieldError('missing', { field: 'balance' });
           const tradeNo = tradeNoOf(f, pileNo, gunNo);

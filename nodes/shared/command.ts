@@ -545,7 +545,7 @@ export class CommandRunner {
         ...(f ? { type: f.type, name: f.name, seq: f.seq } : {}),
         ...(f && typeof f.body.gunNo === 'number' ? { gunNo: f.body.gunNo } : {}),
         ...(answer.ids ?? {}),
-        version: pileNo ? (gw.session(pileNo)?.version ?? null) : null,
+        version: pileNo ? gw.versionOf(pileNo) : null,
         receivedAt: Date.now(),
         request: exchange.request,
         outcome,

@@ -243,6 +243,10 @@ export class YkcCluster extends EventEmitter<ClusterEvents> implements RemotePil
     return c.instance;
   }
 
+  versionOf(pileNo: string): string | null {
+    return this.holder(pileNo) !== null ? (this.claims.get(pileNo)?.version ?? null) : null;
+  }
+
   pileNumbers(): string[] {
     const out: string[] = [];
     for (const [p, c] of this.claims) if (c.instance !== this.id && this.valid(c)) out.push(p);

@@ -118,6 +118,8 @@ export interface RemotePiles {
   pileNumbers(): string[];
   /** Hands a record acknowledgement to the instance holding the pile; false when it cannot be sent now. */
   confirm(pileNo: string, tradeNo: string, ok: boolean, id?: string): boolean;
+  /** The protocol version the holding instance saw at login. */
+  versionOf(pileNo: string): string | null;
 }
 
 interface PendingRequest {
@@ -466,6 +468,13 @@ export class YkcServer extends EventEmitter<ServerEvents> {
 
   onlineCount(): number {
     return this.byPile.size;
+  }
+
+  /** The protocol version of a pile online here or, in a cluster, on another live instance; null when not online. */
+  versionOf(pileNo: string): string | null {
+    const s = this.byPile.get(pileNo);
+    if (s) return s.version;
+    return this.remote && this.remote.holder(pileNo) !== null ? this.remote.versionOf(pileNo) : null;
   }
 
   /** Pile numbers online here and, in a cluster, on the other live instances (each once). */

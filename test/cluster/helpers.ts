@@ -61,10 +61,16 @@ export interface Instance {
   stop(): Promise<void>;
 }
 
-export async function startInstance(broker: Broker, id: string, opts: Partial<GatewayOptions> = {}, clusterOpts: { transitGraceMs?: number } = {}): Promise<Instance> {
+export async function startInstance(
+  broker: Pick<Broker, 'url'>,
+  id: string,
+  opts: Partial<GatewayOptions> = {},
+  clusterOpts: { transitGraceMs?: number } = {},
+  mqttOptions: Record<string, unknown> = {},
+): Promise<Instance> {
   const server = new YkcServer({ heartbeatPeriodMs: 2000, missedHeartbeats: 3, requestTimeoutMs: 3000, ...opts });
   const addr = await server.listen(0, '127.0.0.1');
-  const { client, transport } = connectMqtt({ url: broker.url, clientId: `ykc-${id}`, will: YkcCluster.willFor('ykc', id), keepaliveSeconds: 5 });
+  const { client, transport } = connectMqtt({ url: broker.url, options: mqttOptions, clientId: `ykc-${id}`, will: YkcCluster.willFor('ykc', id), keepaliveSeconds: 5 });
   const cluster = new YkcCluster(server, transport, { instance: id, ...clusterOpts });
   cluster.start();
   await waitFor(() => cluster.connected() && cluster.liveInstances().some((i) => i.instance === id), `instance ${id} connected`);

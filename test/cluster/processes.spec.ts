@@ -8,6 +8,9 @@
  */
 import { strict as assert } from 'assert';
 import { VirtualPile } from '../../src/simulator';
+import mqtt from 'mqtt';
+import { Tariff } from '../../src/billing';
+import { Instance, startInstance, waitFor } from './helpers';
 import { ask, RedChild, Rig, which } from './rig';
 
 const PILES = 24;
@@ -121,5 +124,63 @@ describe('cluster: 3 Node-RED processes, Mosquitto, HAProxy, kill -9', function 
     const wall = Date.now() - started;
     console.log(`      ${PILES} piles, 3 instances: failover after kill -9 in ${back} ms; whole test ${wall} ms`);
     assert.ok(wall < 60_000, `bounded: ${wall} ms`);
+  });
+});
+
+describe('cluster: MQTT 5 properties on Mosquitto, and v5 / v3.1.1 instances together', function () {
+  this.timeout(60_000);
+  const rig = new Rig();
+  const instances: Instance[] = [];
+  let pile: VirtualPile | null = null;
+  let raw: mqtt.MqttClient | null = null;
+  const P = '32010200000501';
+  const model = (code: string) => new Tariff({ modelCode: code, elec: [100000, 90000, 80000, 70000], service: [1000, 2000, 3000, 4000], slots: new Array(48).fill(1) }).toBody(P) as never;
+
+  before(function () {
+    if (!which('mosquitto')) {
+      console.warn('      skipped: mosquitto not installed (apt-get install -y mosquitto)');
+      this.skip();
+    }
+  });
+  after(async () => {
+    await pile?.close();
+    await Promise.all(instances.map((i) => i.stop()));
+    await raw?.endAsync();
+    await rig.close();
+  });
+
+  it('commands carry response topic + correlation data (v5); a v3.1.1 instance uses the payload fallback, both ways', async () => {
+    const url = `mqtt://127.0.0.1:${await rig.mosquitto()}`;
+    const a = await startInstance({ url }, 'A', {}, {}, { protocolVersion: 5 });
+    const b = await startInstance({ url }, 'B', {}, {}, { protocolVersion: 5 });
+    const c = await startInstance({ url }, 'C', {}, {}, { protocolVersion: 4 });
+    instances.push(a, b, c);
+    assert.deepEqual([a.cluster.transport.v5, c.cluster.transport.v5], [true, false]);
+    const seen: Array<{ topic: string; id: string; responseTopic?: string; correlation?: string }> = [];
+    raw = await mqtt.connectAsync(url, { protocolVersion: 5, clientId: 'watch-v5' });
+    raw.on('message', (topic, buf, packet) => {
+      const props = (packet as { properties?: { responseTopic?: string; correlationData?: Buffer } }).properties ?? {};
+      seen.push({ topic, id: JSON.parse(buf.toString()).id, responseTopic: props.responseTopic, correlation: props.correlationData?.toString() });
+    });
+    await raw.subscribeAsync(['ykc/cmd/+', 'ykc/reply/+'], { qos: 1 });
+    pile = new VirtualPile({ port: a.port, pileNo: P, seed: 5 });
+    pile.connect();
+    await pile.waitOnline();
+    await waitFor(() => b.cluster.holder(P) === 'A' && c.cluster.holder(P) === 'A', 'B and C see P on A');
+
+    const r1 = await b.server.request(P, { type: 0x58, body: model('0201') });
+    assert.equal(r1?.body.result, 1);
+    await waitFor(() => seen.some((m) => m.topic === 'ykc/reply/B'), 'the reply to B');
+    const cmd = seen.find((m) => m.topic === 'ykc/cmd/A')!;
+    assert.equal(cmd.responseTopic, 'ykc/reply/B', 'v5 response topic');
+    assert.equal(cmd.correlation, cmd.id, 'v5 correlation data');
+    const reply = seen.find((m) => m.topic === 'ykc/reply/B')!;
+    assert.equal(reply.correlation, cmd.id, 'the reply echoes the correlation data');
+
+    const r2 = await c.server.request(P, { type: 0x58, body: model('0202') });
+    assert.equal(r2?.body.result, 1, 'a v3.1.1 caller gets its answer from a v5 holder');
+    const fromC = seen.find((m) => m.topic === 'ykc/cmd/A' && m.id.startsWith('C:'))!;
+    assert.equal(fromC.responseTopic, undefined, 'v3.1.1 publishes no properties: reply topic and id travel in the payload');
+    assert.equal(pile.model?.modelCode, '0202');
   });
 });

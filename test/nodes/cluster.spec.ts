@@ -82,7 +82,7 @@ describe('nodes: ykc-server in a cluster (mqtt-broker config node)', function ()
     helper.getNode('t1').receive({ payload: 1 });
     const m: Msg = await out.ok.next(10_000, 'accepted');
     should(m.payload).containEql({ pileNo: PA, result: 1 });
-    should(m.ykc).containEql({ outcome: 'accepted', modelCode: '0100', pileNo: PA });
+    should(m.ykc).containEql({ outcome: 'accepted', modelCode: '0100', pileNo: PA, version: '1.5' });
     should(pa.model?.modelCode).equal('0100');
     should((a.gateway!.tariffFor(PA) as { modelCode?: string }).modelCode).equal('0100');
 

@@ -182,7 +182,9 @@ export = function (RED: NodeAPI): void {
         // "No tariff" (once per pile) says the fix in the user's language.
         const text = () => (p.details?.noTariff ? RED._('ykc-server.errors.noTariff', { pileNo: String(p.pileNo ?? '') }) : p.message);
         report(() => Object.assign(new Error(text()), { code: p.code }), { pileNo: p.pileNo ?? undefined, remote: p.remote, sessionId: p.sessionId, details: p.details }, {
-          code: p.code,
+          // Record problems (a foreign record, a record bound) have an allowance of their own: framing
+          // noise under the same code (YKC_FIELD, YKC_LIMIT from refused connections) must not mute them.
+          code: p.details?.about === 'record' ? `${p.code}/record` : p.code,
           pileNo: p.pileNo,
           always: p.details?.takeover === true,
         });

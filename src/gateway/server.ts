@@ -771,7 +771,7 @@ export class YkcServer extends EventEmitter<ServerEvents> {
     this.write(s, { type: 0x40, seq: f.seq, body: { tradeNo: ref.tradeNo, result: 1 } });
     this.problem(
       new YkcError('YKC_FIELD', `transaction record ${ref.tradeNo} from pile ${ref.pileNo} names pile ${claimed} in its body: refused (0x40 result 1), not counted as pile ${claimed}'s record`, {
-        tradeNo: ref.tradeNo, claimed, id: ref.id, record: f.body,
+        tradeNo: ref.tradeNo, claimed, id: ref.id, record: f.body, about: 'record',
       }),
       s,
     );
@@ -800,7 +800,7 @@ export class YkcServer extends EventEmitter<ServerEvents> {
     this.counters.recordsOverLimit++;
     if (!this.overLimit.has(ref.pileNo)) {
       this.overLimit.add(ref.pileNo);
-      this.problem(new YkcError('YKC_LIMIT', `transaction record ${ref.tradeNo} neither acknowledged nor handed to the flow: ${why}; the pile keeps it and sends it again`, { tradeNo: ref.tradeNo, held: mine, heldTotal: all }), s);
+      this.problem(new YkcError('YKC_LIMIT', `transaction record ${ref.tradeNo} neither acknowledged nor handed to the flow: ${why}; the pile keeps it and sends it again`, { tradeNo: ref.tradeNo, held: mine, heldTotal: all, about: 'record' }), s);
     }
     return false;
   }

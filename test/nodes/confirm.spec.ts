@@ -279,6 +279,29 @@ describe('nodes: ykc-confirm', function () {
     should(r.records.count).equal(2);
   });
 
+  it('a record naming another pile is refused and reported to Catch nodes even after field noise used up YKC_FIELD\'s allowance', async () => {
+    const r = await rig(recordFlow());
+    // Five piles each send heartbeats naming another pile: 15 YKC_FIELD reports, more than the code's allowance.
+    for (let i = 1; i <= 5; i++) {
+      const pileNo = `3201020000010${i}`;
+      const p = await r.pile(pileNo);
+      for (let k = 1; k <= 3; k++) p.write(rawFrame(0x03, `${PILE}0100`, `0${k}00`));
+      await p.next(0x04, (f) => f.seq === wireSeq('0300'));
+    }
+    await new Promise((res) => setTimeout(res, 100));
+    const noise = r.caught.msgs.filter((m) => m.error.code === 'YKC_FIELD').length;
+    should(noise).be.below(15); // some were held back: the allowance is used up
+    const b = await r.pile('32010200000109');
+    b.write(rawFrame(0x3b, TRADE + PILE + RECORD_BODY.slice(46), '0900')); // pile 109 sends pile PILE's record
+    const ack = await b.next(0x40);
+    should([ack.body.tradeNo, ack.body.result]).eql([TRADE, 1]);
+    for (;;) {
+      const c = await r.caught.next(3000, 'the foreign-record report');
+      if (/names pile 18220000000155 in its body/.test(c.error.message)) break;
+    }
+    should(r.records.count).equal(0);
+  });
+
   it('server in "confirm at once" mode: the record arrives acknowledged, ykc-confirm reports it as already confirmed', async () => {
     const r = await rig(recordFlow({ recordConfirm: 'at-once' }));
     const p = await r.pile();

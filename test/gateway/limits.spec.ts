@@ -198,6 +198,25 @@ describe('gateway: per-connection and per-pile bounds', function () {
     should(server.counters.loginsRefused).equal(1);
   });
 
+  it("one connection is one pile with loginPolicy 'ask' too: a second number while the first waits for the flow is refused", async () => {
+    await start({ loginPolicy: 'ask' });
+    const asked: string[] = [];
+    let waitingSession = 0;
+    server.on('loginRequest', (e) => {
+      asked.push(e.pileNo);
+      waitingSession = e.sessionId;
+    });
+    const p = await connect();
+    p.write(login('32010200000001'));
+    await eventually(() => asked.length === 1, 'the login request');
+    p.write(login('32010200000002'));
+    should(loginReply(await p.next(0x02))).eql({ pileNo: '32010200000002', result: 1 });
+    await p.until(() => p.closed, 'the gateway to close the connection');
+    should(asked).eql(['32010200000001']);
+    should(server.answerLogin(waitingSession, true)).be.false(); // the first wait is gone with it
+    should(server.onlineCount()).equal(0);
+  });
+
   it('one connection logging in as thousands of piles creates state for one pile only', async () => {
     await start();
     const p = await connect();

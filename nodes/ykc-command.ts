@@ -38,6 +38,7 @@ const COMMANDS = {
   startAuth: 0x32,
   parallelStartAuth: 0xa2,
   loginAnswer: null,
+  disconnect: null,
 } as const;
 type CommandName = keyof typeof COMMANDS;
 
@@ -202,6 +203,24 @@ export = function (RED: NodeAPI): void {
       };
     }
 
+    /** Closes the pile's connection (no frame: the gateway closes the socket); output 1 says which connection. */
+    function disconnectPlan(pileNo: string, f: Record<string, unknown>): Plan {
+      const reason = typeof f.reason === 'string' && f.reason.trim() ? f.reason.trim().slice(0, 200) : 'disconnected by the flow';
+      return {
+        pileNo,
+        exchange: {
+          // No frame is sent; 0 keeps disconnects of one pile in a lane of their own.
+          laneType: 0,
+          request: { type: 0, name: 'disconnect' },
+          ids: {},
+          async run(ctx): Promise<Answer> {
+            const closed = ctx.gw.disconnect(pileNo, reason);
+            return { accepted: true, payload: { pileNo, ...closed, reason, disconnected: true }, frame: null };
+          },
+        },
+      };
+    }
+
     function recordAckPlan(msg: NodeMessage, f: Record<string, unknown>, gw: YkcServer): Plan {
       const tradeNo = normaliseTradeNo(f.tradeNo);
       if (!tradeNo) throw runner.fieldError(present(f.tradeNo) ? 'badTradeNo' : 'noTradeNo', { tradeNo: String(f.tradeNo) });
@@ -257,6 +276,7 @@ export = function (RED: NodeAPI): void {
       const gw = runner.gateway();
       if (command === 'recordAck') return recordAckPlan(msg, f, gw);
       const pileNo = runner.pile(msg);
+      if (command === 'disconnect') return disconnectPlan(pileNo, f);
       switch (command) {
         case 'readRealtime': {
           const gunNo = runner.gun(msg);

@@ -453,6 +453,18 @@ export class YkcServer extends EventEmitter<ServerEvents> {
     return this.byPile.get(pileNo);
   }
 
+  /**
+   * Closes a pile's connection (ykc-command "disconnect": a stuck pile, a takeover). The pile's
+   * firmware reconnects by itself; the usual offline event follows. YKC_OFFLINE when not connected here.
+   */
+  disconnect(pileNo: string, reason = 'disconnected by the flow'): { sessionId: number; remote: string } {
+    const s = this.byPile.get(pileNo);
+    if (!s) throw new YkcError('YKC_OFFLINE', `pile ${pileNo} is not connected`, { pileNo });
+    const closed = { sessionId: s.id, remote: s.remote };
+    s.close(reason);
+    return closed;
+  }
+
   isOnline(pileNo: string): boolean {
     return this.byPile.has(pileNo);
   }

@@ -240,6 +240,24 @@ describe('nodes: ykc-command (every other platform→pile frame)', function () {
     should((await r.caught.next()).error.code).equal('YKC_FIELD');
   });
 
+  it('disconnect: the gateway closes the pile\'s connection (output 1, offline event); a pile not connected → YKC_OFFLINE', async () => {
+    r = await rig(commandNode, { ...CMD, gun: '', command: 'disconnect' });
+    const p = await r.pile();
+    const before = r.gateway.session(PILE)!.info();
+    const offline = new Promise<{ reason?: string }>((resolve) => r.gateway.once('offline', resolve));
+    inject(r, { payload: { reason: 'impostor' }, id: 'd1' });
+    const m = await r.out[0].next();
+    should(m.payload).containEql({ pileNo: PILE, sessionId: before.sessionId, remote: before.remote, reason: 'impostor', disconnected: true });
+    should(m.ykc).containEql({ outcome: 'accepted', request: { type: 0, name: 'disconnect' } });
+    should(m.id).equal('d1');
+    await p.whenClosed();
+    should((await offline).reason).equal('impostor');
+    should(r.gateway.isOnline(PILE)).be.false();
+    inject(r, { payload: {} });
+    const e = await r.out[2].next();
+    should(e.ykc.error.code).equal('YKC_OFFLINE');
+  });
+
   it('an unknown command or bad JSON fields → YKC_FIELD; msg.command may be a frame type', async () => {
     r = await rig(commandNode, { ...CMD, command: 'readRealtime' });
     const p = await r.pile();

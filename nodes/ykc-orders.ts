@@ -76,7 +76,7 @@ export = function (RED: NodeAPI): void {
       ratedPowerKw: num(config.ratedPowerKw, 360, 1),
       meterToleranceUnits: Math.round(num(config.meterToleranceKwh, 1) * 10_000),
       maxOpenOrders: Math.round(num(config.maxOpenOrders, 50_000, 1)),
-      historySize: Math.round(num(config.historySize, 10_000, 0)),
+      historySize: Math.round(num(config.historySize, 10_000, 1)),
       offsetMinutes: gw.options.utcOffsetMinutes,
     };
     // One sweep for all orders, often enough for the smallest threshold (tests use fractions of a second).

@@ -9,13 +9,15 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { BoundedMap } from '../gateway/bounded-map';
 import type { Alarm } from './alarms';
 import { alarmKey } from './alarms';
 import type { HistoryEntry, Order } from './order';
 
 export interface JournalContent {
   orders: Map<string, Order>;
-  history: Map<string, HistoryEntry>;
+  /** Oldest first, at most historySize (evicting from a plain Map's front is slow in V8: see BoundedMap). */
+  history: BoundedMap<HistoryEntry>;
   alarms: Map<string, Alarm>;
 }
 
@@ -43,7 +45,7 @@ export class OrderJournal {
   ) {}
 
   load(historySize: number): LoadResult {
-    const out: LoadResult = { orders: new Map(), history: new Map(), alarms: new Map(), badLines: 0, setAside: null };
+    const out: LoadResult = { orders: new Map(), history: new BoundedMap(Math.max(1, historySize)), alarms: new Map(), badLines: 0, setAside: null };
     let text: string;
     try {
       text = fs.readFileSync(this.file, 'utf8');
@@ -55,9 +57,9 @@ export class OrderJournal {
     const last = all.pop() ?? '';
     for (const line of all) {
       if (!line) continue;
-      if (!this.apply(out, line, historySize)) out.badLines++;
+      if (!this.apply(out, line)) out.badLines++;
     }
-    if (last.trim()) this.apply(out, last, historySize);
+    if (last.trim()) this.apply(out, last);
     this.lines = all.length;
     if (out.badLines) {
       const aside = `${this.file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
@@ -72,7 +74,7 @@ export class OrderJournal {
     return out;
   }
 
-  private apply(c: JournalContent, line: string, historySize: number): boolean {
+  private apply(c: JournalContent, line: string): boolean {
     let j: Record<string, unknown>;
     try {
       j = JSON.parse(line) as Record<string, unknown>;
@@ -87,9 +89,7 @@ export class OrderJournal {
     if (typeof j.x === 'string') {
       c.orders.delete(j.x);
       if (isHistory(j.h)) {
-        c.history.delete(j.x);
         c.history.set(j.x, j.h);
-        while (c.history.size > historySize) c.history.delete(c.history.keys().next().value as string);
       }
       return true;
     }
@@ -122,7 +122,7 @@ export class OrderJournal {
     this.clearTimer();
     this.buffer = [];
     const parts: string[] = [];
-    for (const h of c.history.values()) parts.push(JSON.stringify({ x: h.tradeNo, h }));
+    for (const [, h] of c.history.entries()) parts.push(JSON.stringify({ x: h.tradeNo, h }));
     for (const o of c.orders.values()) parts.push(JSON.stringify({ o }));
     for (const a of c.alarms.values()) parts.push(JSON.stringify({ a }));
     const tmp = `${this.file}.${process.pid}.tmp`;

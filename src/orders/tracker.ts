@@ -12,6 +12,7 @@ import { YkcError } from '../protocol';
 import type { FrameEvent, RecordEvent, SessionEvent, YkcServer } from '../gateway';
 import { parseWallTime, instantOf } from '../protocol';
 import { Alarm, AlarmCode, alarmKey, AlarmPayload, alarmPayload, LATCHED } from './alarms';
+import { BoundedMap } from '../gateway/bounded-map';
 import { OrderJournal } from './journal';
 import {
   HistoryEntry, newOrder, Order, OrderOrigin, OrderPayload, orderPayload, OrderState, RANK, recordSummary, RecordSummary, units,
@@ -90,7 +91,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
   private readonly orders = new Map<string, Order>();
   /** pile:gun → trade number of the order the gun is busy with. */
   private readonly byGun = new Map<string, string>();
-  private readonly history = new Map<string, HistoryEntry>();
+  private readonly history: BoundedMap<HistoryEntry>;
   private readonly alarms = new Map<string, Alarm>();
   /** Piles known online (since), and offline (since). A pile in neither is unknown (after a restart: offline since load). */
   private readonly online = new Map<string, number>();
@@ -108,13 +109,14 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     for (const [k, v] of Object.entries(options)) if (v !== undefined) (o as unknown as Record<string, unknown>)[k] = v;
     this.options = o;
     this.loadedAt = o.now();
+    this.history = new BoundedMap<HistoryEntry>(Math.max(1, o.historySize));
     if (journal) {
       journal.onError = (e) => {
         const errno = (e as NodeJS.ErrnoException).code;
         this.problem(new YkcError('YKC_STORE', `order journal not written (${errno ?? e.message}): open orders will not survive a restart until it is`, { errno, file: journal.file }));
       };
       const loaded = journal.load(o.historySize);
-      for (const [k, v] of loaded.history) this.history.set(k, v);
+      for (const [k, v] of loaded.history.entries()) this.history.set(k, v);
       for (const [k, ord] of loaded.orders) {
         this.orders.set(k, ord);
         if (RANK[ord.state] < RANK.ended) this.byGun.set(gunKey(ord.pileNo, ord.gunNo), k);
@@ -488,9 +490,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     const h: HistoryEntry = {
       tradeNo: o.tradeNo, pileNo: o.pileNo, gunNo: o.gunNo, started: RANK_STARTED(o), recordStart: o.record?.startTime ?? null, closedAt: now, closeReason: reason,
     };
-    this.history.delete(o.tradeNo);
     this.history.set(o.tradeNo, h);
-    while (this.history.size > this.options.historySize) this.history.delete(this.history.keys().next().value as string);
     for (const code of ['startNotConfirmed', 'realtimeSilent', 'offlineWhileCharging', 'recordMissing', 'recordUnconfirmed'] as const) {
       this.clearAlarm(code, o.tradeNo, `order closed (${reason})`, now);
     }

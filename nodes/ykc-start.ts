@@ -12,6 +12,7 @@
  */
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow, NodeStatus } from 'node-red';
 import type { FrameEvent, SessionEvent } from '../src/gateway';
+import type { RemoteEvent } from '../src/cluster';
 import type { DecodedFrame } from '../src/protocol';
 import {
   Answer, checkFrame, CommandDef, CommandRunner, Exchange, FollowUp, inputError, normaliseTradeNo, newTradeNo, numeric, present, resultJudge, serverOf,
@@ -131,6 +132,26 @@ export = function (RED: NodeAPI): void {
       watches.clear();
     });
 
+    /**
+     * A pile held by another instance of a cluster (docs/cluster.md): its 0x33 / 0x13 / offline arrive
+     * over the broker, followed for this start only. Returns the function that stops following.
+     */
+    const followRemote = (pileNo: string): (() => void) => {
+      const g = server?.gateway;
+      if (!server || !g || g.isOnline(pileNo) || !g.remote || g.remote.holder(pileNo) === null) return () => {};
+      const h = (e: RemoteEvent) => {
+        if (e.kind === 'frame') onFrame(e.event as unknown as FrameEvent);
+        else if (e.kind === 'offline') onOffline(e.event as unknown as SessionEvent);
+      };
+      server.clusterWatch(pileNo, h, true);
+      let done = false;
+      return () => {
+        if (done) return;
+        done = true;
+        server.clusterWatch(pileNo, h, false);
+      };
+    };
+
     const st = (fill: NodeStatus['fill'], shape: NodeStatus['shape'], key: string): NodeStatus => ({ fill, shape, text: RED._(`ykc-start.status.${key}`) });
 
     function startPlan(msg: NodeMessage): { pileNo: string; exchange: Exchange } {
@@ -163,7 +184,9 @@ export = function (RED: NodeAPI): void {
           const sentAt = Date.now();
           const watch = new StartWatch(pileNo, tradeNo);
           watches.set(key, watch);
+          const unwatch = followRemote(pileNo);
           const forget = () => {
+            unwatch();
             if (watches.get(key) === watch) watches.delete(key);
           };
           let reply: DecodedFrame | null;

@@ -30,6 +30,7 @@ interface BrokerConfigNode {
 
 export function clusterGlue(RED: NodeAPI, node: YkcServerNode, config: ClusterDef, report: (e: Error) => void): { start(gw: YkcServer): void; stop(): Promise<void> } {
   const listeners = new Set<(e: RemoteEvent) => void>();
+  const pileListeners = new Map<string, Set<(e: RemoteEvent) => void>>();
   let cluster: YkcCluster | null = null;
   let stopped = false;
   node.cluster = null;
@@ -38,6 +39,18 @@ export function clusterGlue(RED: NodeAPI, node: YkcServerNode, config: ClusterDe
       listeners.add(h);
       cluster?.wantEvents(true);
     } else if (!on && listeners.delete(h)) cluster?.wantEvents(false);
+  };
+  node.clusterWatch = (pileNo, h, on) => {
+    let set = pileListeners.get(pileNo);
+    if (on) {
+      if (!set) pileListeners.set(pileNo, (set = new Set()));
+      if (set.has(h)) return;
+      set.add(h);
+      cluster?.watchPile(pileNo, true);
+    } else if (set?.delete(h)) {
+      if (!set.size) pileListeners.delete(pileNo);
+      cluster?.watchPile(pileNo, false);
+    }
   };
   return {
     start(gw) {
@@ -57,8 +70,11 @@ export function clusterGlue(RED: NodeAPI, node: YkcServerNode, config: ClusterDe
         });
         const c = new YkcCluster(gw, transport, { cluster: name, instance: id });
         for (let i = 0; i < listeners.size; i++) c.wantEvents(true);
+        for (const [pileNo, set] of pileListeners) for (let i = 0; i < set.size; i++) c.watchPile(pileNo, true);
         c.on('event', (e) => {
           for (const h of listeners) h(e);
+          const watchers = pileListeners.get(e.pileNo);
+          if (watchers) for (const h of watchers) h(e);
         });
         c.on('problem', (p) => report(Object.assign(new Error(p.message), { code: p.code })));
         c.start();

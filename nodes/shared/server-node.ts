@@ -26,6 +26,8 @@ export interface YkcServerNode extends Node {
   cluster: YkcCluster | null;
   /** ykc-in "whole cluster": receive (on) or stop receiving (off) the events of piles on other instances. */
   clusterEvents(h: (e: RemoteEvent) => void, on: boolean): void;
+  /** Follow one pile held by another instance (its frames, records, online, offline) without the rest of the cluster's events. */
+  clusterWatch(pileNo: string, h: (e: RemoteEvent) => void, on: boolean): void;
 }
 
 /** The msg of a frame event (docs/architecture.md §2). */

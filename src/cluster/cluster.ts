@@ -74,6 +74,8 @@ export interface ClusterEvents {
 
 /** Frames not worth a broker message each in cluster-wide events (a heartbeat per pile every 10 s). */
 const QUIET_TYPES = new Set([0x03, 0x04]);
+/** Piles one instance may watch by name in its liveness record; beyond, it asks for every event. */
+const MAX_WATCH = 500;
 
 export class YkcCluster extends EventEmitter<ClusterEvents> implements RemotePiles {
   readonly id: string;
@@ -94,6 +96,11 @@ export class YkcCluster extends EventEmitter<ClusterEvents> implements RemotePil
   private epoch = 0;
   private counter = 0;
   private eventUsers = 0;
+  /** Piles whose events a node here follows (ykc-start waiting for charging), with a count of watchers. */
+  private readonly watching = new Map<string, number>();
+  private eventsSubscribed = false;
+  /** What the other instances ask this one to publish: every event, or those of some piles. */
+  private othersWant: { all: boolean; piles: Set<string> } = { all: false, piles: new Set() };
   private started = false;
   private stopped = false;
   private readonly detach: Array<() => void> = [];
@@ -163,11 +170,13 @@ export class YkcCluster extends EventEmitter<ClusterEvents> implements RemotePil
     // What we knew may be stale (instances died, the broker restarted empty): the subscription below
     // delivers the retained directory again, and our own claims are published again below.
     this.instances.clear();
+    this.recomputeWants();
     this.claims.clear();
     this.claimed.clear();
     this.emit('directory');
     const subs = [this.topics.instances, this.topics.piles, this.topics.cmd(this.id), this.topics.reply(this.id)];
-    if (this.eventUsers > 0) subs.push(this.topics.events);
+    this.eventsSubscribed = this.needEvents();
+    if (this.eventsSubscribed) subs.push(this.topics.events);
     try {
       await this.transport.subscribe(subs, 1);
       await this.publishInstance();
@@ -178,7 +187,10 @@ export class YkcCluster extends EventEmitter<ClusterEvents> implements RemotePil
   }
 
   private record(): InstanceRecord {
-    return { instance: this.id, epoch: this.epoch, host: os.hostname(), events: this.eventUsers > 0, v5: this.transport.v5 };
+    const watch = [...this.watching.keys()];
+    // Beyond MAX_WATCH piles the record would grow too big: ask for every event instead.
+    const all = this.eventUsers > 0 || watch.length > MAX_WATCH;
+    return { instance: this.id, epoch: this.epoch, host: os.hostname(), events: all, ...(!all && watch.length ? { watch } : {}), v5: this.transport.v5 };
   }
 
   private publishInstance(): Promise<void> {
@@ -219,12 +231,12 @@ export class YkcCluster extends EventEmitter<ClusterEvents> implements RemotePil
     if (!e.pileNo) return;
     this.claimed.delete(e.pileNo);
     this.publishClaim(e.pileNo, e.remote, e.version, e.at).catch(() => {});
-    if (this.eventsWanted() && this.transport.connected()) this.sendEvent('online', e.pileNo, { ...e });
+    if (this.eventsWanted(e.pileNo) && this.transport.connected()) this.sendEvent('online', e.pileNo, { ...e });
   }
 
   private onOffline(e: SessionEvent): void {
     if (!e.pileNo || this.server.isOnline(e.pileNo)) return; // replaced by a newer connection here
-    if (this.eventsWanted() && this.transport.connected()) this.sendEvent('offline', e.pileNo, { ...e });
+    if (this.eventsWanted(e.pileNo) && this.transport.connected()) this.sendEvent('offline', e.pileNo, { ...e });
     const c = this.claims.get(e.pileNo);
     // Only our own claim is cleared: the pile may already be claimed by the instance it moved to.
     if (c && c.instance === this.id) this.clearClaim(e.pileNo);
@@ -303,6 +315,7 @@ export class YkcCluster extends EventEmitter<ClusterEvents> implements RemotePil
     if (!rec) {
       if (!this.instances.has(id)) return;
       this.instances.delete(id);
+      this.recomputeWants();
       this.instanceGone(id);
       this.emit('directory');
       return;
@@ -312,6 +325,7 @@ export class YkcCluster extends EventEmitter<ClusterEvents> implements RemotePil
       return;
     }
     this.instances.set(id, rec);
+    this.recomputeWants();
     this.emit('directory');
   }
 
@@ -495,19 +509,53 @@ export class YkcCluster extends EventEmitter<ClusterEvents> implements RemotePil
   wantEvents(on: boolean): void {
     const before = this.eventUsers > 0;
     this.eventUsers = Math.max(0, this.eventUsers + (on ? 1 : -1));
-    const now = this.eventUsers > 0;
-    if (before === now || !this.transport.connected()) return;
-    (now ? this.transport.subscribe([this.topics.events], 0) : this.transport.unsubscribe([this.topics.events])).catch(() => {});
+    if (before !== this.eventUsers > 0) this.wantsChanged();
+  }
+
+  /**
+   * Follow one pile's events (frames, records, online, offline) while it is held elsewhere, without
+   * asking for every event of the cluster: the holder publishes that pile's events only. Counted per
+   * watcher. The request travels in this instance's liveness record, published before any command
+   * that follows on the same connection, so the holder knows before the pile can answer.
+   */
+  watchPile(pileNo: string, on: boolean): void {
+    const n = (this.watching.get(pileNo) ?? 0) + (on ? 1 : -1);
+    const before = this.watching.has(pileNo);
+    if (n > 0) this.watching.set(pileNo, n);
+    else this.watching.delete(pileNo);
+    if (before !== this.watching.has(pileNo)) this.wantsChanged();
+  }
+
+  private needEvents(): boolean {
+    return this.eventUsers > 0 || this.watching.size > 0;
+  }
+
+  private wantsChanged(): void {
+    if (!this.transport.connected()) return; // announce() publishes and subscribes on the next connection
+    const need = this.needEvents();
+    if (need !== this.eventsSubscribed) {
+      this.eventsSubscribed = need;
+      (need ? this.transport.subscribe([this.topics.events], 0) : this.transport.unsubscribe([this.topics.events])).catch(() => {});
+    }
     this.publishInstance().catch(() => {});
   }
 
-  private eventsWanted(): boolean {
-    for (const r of this.instances.values()) if (r.events && r.instance !== this.id) return true;
-    return false;
+  private recomputeWants(): void {
+    const w = { all: false, piles: new Set<string>() };
+    for (const r of this.instances.values()) {
+      if (r.instance === this.id) continue;
+      if (r.events) w.all = true;
+      if (Array.isArray(r.watch)) for (const p of r.watch) w.piles.add(String(p));
+    }
+    this.othersWant = w;
+  }
+
+  private eventsWanted(pileNo: string): boolean {
+    return this.othersWant.all || this.othersWant.piles.has(pileNo);
   }
 
   private publishEvent(kind: EventKind, e: FrameEvent | RecordEvent): void {
-    if (!e.pileNo || !e.loggedIn || QUIET_TYPES.has(e.frame.type) || !this.eventsWanted() || !this.transport.connected()) return;
+    if (!e.pileNo || !e.loggedIn || QUIET_TYPES.has(e.frame.type) || !this.eventsWanted(e.pileNo) || !this.transport.connected()) return;
     this.sendEvent(kind, e.pileNo, { ...e });
   }
 

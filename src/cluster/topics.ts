@@ -11,6 +11,8 @@ export interface InstanceRecord {
   host: string;
   /** Some ykc-in on this instance asks for every instance's events. */
   events: boolean;
+  /** Piles whose events this instance follows (ykc-start waiting for charging on a pile held elsewhere). */
+  watch?: string[];
   v5: boolean;
 }
 

@@ -7,6 +7,7 @@
 import should from 'should';
 import helper = require('node-red-node-test-helper');
 import { VirtualPile } from '../../src/simulator';
+import { Tariff } from '../../src/billing';
 import type { YkcServerNode } from '../../nodes/shared/server-node';
 import { Broker, startBroker, waitFor } from '../cluster/helpers';
 import { Collector, Msg } from './commands-harness';
@@ -17,6 +18,8 @@ const serverNode = require('../../nodes/ykc-server');
 const tariffNode = require('../../nodes/ykc-tariff');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const inNode = require('../../nodes/ykc-in');
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const startNode = require('../../nodes/ykc-start');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const mqttNode = require('@node-red/nodes/core/network/10-mqtt.js');
 
@@ -46,28 +49,36 @@ describe('nodes: ykc-server in a cluster (mqtt-broker config node)', function ()
   });
 
   const server = (id: string, instance: string) => ({ id, type: 'ykc-server', host: '127.0.0.1', port: 0, persist: false, broker: 'mb', cluster: 'site1/ykc', instance });
-  const flow = () => [
+  const flow = (scope = 'cluster') => [
     { id: 'tab', type: 'tab' },
     { id: 'mb', type: 'mqtt-broker', broker: '127.0.0.1', port: broker.port, clientid: '', autoConnect: true, usetls: false, protocolVersion: '4', keepalive: '60', cleansession: true },
     server('sA', 'A'),
     server('sB', 'B'),
     { id: 't1', z: 'tab', type: 'ykc-tariff', server: 'sB', pile: PA, pileType: 'str', ...MODEL, wires: [['ok'], ['no'], ['err']] },
-    { id: 'in1', z: 'tab', type: 'ykc-in', server: 'sB', scope: 'cluster', groups: ['session'], wires: [['ev']] },
+    { id: 'in1', z: 'tab', type: 'ykc-in', server: 'sB', scope, groups: ['session'], wires: [['ev']] },
+    { id: 'st1', z: 'tab', type: 'ykc-start', server: 'sB', pile: PA, pileType: 'str', gun: 1, balance: '100.00', confirmWindow: '30', wires: [['sok'], ['err'], ['err'], ['sev']] },
+    { id: 'sok', z: 'tab', type: 'helper' },
+    { id: 'sev', z: 'tab', type: 'helper' },
     { id: 'ok', z: 'tab', type: 'helper' },
     { id: 'no', z: 'tab', type: 'helper' },
     { id: 'err', z: 'tab', type: 'helper' },
     { id: 'ev', z: 'tab', type: 'helper' },
   ];
 
-  async function start() {
-    await helper.load([mqttNode, serverNode, tariffNode, inNode], flow());
+  async function start(scope = 'cluster') {
+    await helper.load([mqttNode, serverNode, tariffNode, inNode, startNode], flow(scope));
     const a = helper.getNode('sA') as unknown as YkcServerNode;
     const b = helper.getNode('sB') as unknown as YkcServerNode;
     await Promise.all([a.ready, b.ready]);
     await waitFor(() => !!a.cluster?.connected() && !!b.cluster?.connected(), 'both instances joined');
-    await waitFor(() => !!a.cluster?.liveInstances().some((i) => i.instance === 'B' && i.events), 'A knows B wants events');
-    const out = { ok: new Collector(helper.getNode('ok')), no: new Collector(helper.getNode('no')), err: new Collector(helper.getNode('err')), ev: new Collector(helper.getNode('ev')) };
-    const pa = new VirtualPile({ port: a.port()!, pileNo: PA, seed: 1 });
+    if (scope === 'cluster') await waitFor(() => !!a.cluster?.liveInstances().some((i) => i.instance === 'B' && i.events), 'A knows B wants events');
+    const out = {
+      ok: new Collector(helper.getNode('ok')), no: new Collector(helper.getNode('no')), err: new Collector(helper.getNode('err')), ev: new Collector(helper.getNode('ev')),
+      sok: new Collector(helper.getNode('sok')), sev: new Collector(helper.getNode('sev')),
+    };
+    const tariff = new Tariff({ modelCode: '0001', elec: [100000, 90000, 80000, 70000], service: [1000, 2000, 3000, 4000], slots: new Array(48).fill(1) });
+    // The pile holds a model (it charges only then) and reports realtime data twice a second while charging.
+    const pa = new VirtualPile({ port: a.port()!, pileNo: PA, seed: 1, tariff, timing: { realtimeChargingMs: 500 } });
     const pb = new VirtualPile({ port: b.port()!, pileNo: PB, seed: 2 });
     piles.push(pa, pb);
     pa.connect();
@@ -105,5 +116,20 @@ describe('nodes: ykc-server in a cluster (mqtt-broker config node)', function ()
     const res = await helper.request().get('/ykc/servers/sB/piles').expect(200);
     const rows = (res.body as Array<{ pileNo: string; instance: string }>).map((r) => [r.pileNo, r.instance]).sort();
     should(rows).eql([[PA, 'A'], [PB, 'B']]);
+  });
+
+  it('ykc-start on B for a pile held by A: accepted, then "chargingConfirmed" from A\'s realtime frames, without cluster-wide events', async () => {
+    const { a, b, pa, out } = await start('local');
+    should(a.cluster!.liveInstances().find((i) => i.instance === 'B')?.events).equal(false);
+    pa.plug(1);
+    helper.getNode('st1').receive({ payload: 1 });
+    const ok: Msg = await out.sok.next(10_000, 'start accepted');
+    should(ok.ykc).containEql({ outcome: 'accepted', pileNo: PA, gunNo: 1 });
+    const ev: Msg = await out.sev.next(20_000, 'chargingConfirmed');
+    should(ev.topic).equal(`ykc/${PA}/chargingConfirmed`);
+    should(ev.payload).containEql({ gunState: 3, tradeNo: ok.ykc.tradeNo });
+    await waitFor(() => !a.cluster!.liveInstances().find((i) => i.instance === 'B')?.watch, 'B stopped following PA');
+    should(b.cluster!.counters.eventsReceived).be.above(0);
+    should(a.cluster!.counters.eventsPublished).be.above(0);
   });
 });

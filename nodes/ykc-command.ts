@@ -120,6 +120,8 @@ export = function (RED: NodeAPI): void {
       return cards.map((c, i) => {
         if (typeof c === 'string' && command !== 'cardSync') return { physicalCardNo: c };
         if (typeof c !== 'object' || c === null) throw runner.fieldError('badCard', { index: i });
+        // Clearing or querying the cards a sync sent: their logical numbers are not part of those frames.
+        if (command !== 'cardSync') return { physicalCardNo: (c as Record<string, unknown>).physicalCardNo };
         return c as Record<string, unknown>;
       });
     }

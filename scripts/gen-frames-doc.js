@@ -61,6 +61,9 @@ function render(protocol) {
   out.push('  The IV (invalid) flag, reserved bits and impossible dates stay `"cp56:" + 14 hex digits`');
   out.push('  (re-encoded verbatim). Encoding also accepts the older `"… SU"` suffix.');
   out.push('- Bytes beyond a fixed layout are kept as `extra` (hex); unknown types and encrypted bodies as `raw`.');
+  out.push('- **Encoding** refuses (YKC_FIELD) a body key that no field of the frame gives or reads (a typo would');
+  out.push('  otherwise go out as zeros) — every key a decoded body holds is accepted, so decode → encode round-trips —');
+  out.push('  and a `pileNo` of fewer than 14 digits (padded it would name another pile). Other BCD numbers are left-padded.');
   out.push('');
   out.push('| Type | Name | 中文 | English | Direction | Reply | Body bytes |');
   out.push('|---|---|---|---|---|---|---|');

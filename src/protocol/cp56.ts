@@ -187,6 +187,7 @@ export function cp56(name: string, doc: Partial<FieldDoc> = {}): Field {
     name,
     width: 7,
     doc: { enc: 'CP56Time2a', ...doc },
+    keys: [weekdayKey(name), summerTimeKey(name)],
     decode(b, o, out) {
       out[name] = decodeCp56(b, o);
     },

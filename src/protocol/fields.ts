@@ -34,6 +34,11 @@ export interface Field {
   gen?(b: string, at: OffsetExpr, scope: GenScope): DecodeGen;
   /** A secret (the OTA FTP password): masked wherever the gateway reports frames (secrets.ts). */
   secret?: boolean;
+  /**
+   * Body keys the field may also give or read besides those its decode() of all-zero and all-0xFF
+   * bytes shows (a time's weekday flag): the encoder refuses keys no field knows (schema.ts).
+   */
+  keys?: readonly string[];
 }
 
 // ---- code generation for the compiled decoders ------------------------------------------------
@@ -155,7 +160,7 @@ function nibble(c: number): number {
 }
 
 /** Packed BCD, most significant digit first, as a digit string of exactly 2·width characters. */
-export function bcd(name: string, width: number, doc: Partial<FieldDoc> = {}, opts: { required?: boolean } = {}): Field {
+export function bcd(name: string, width: number, doc: Partial<FieldDoc> = {}, opts: { required?: boolean; exact?: boolean } = {}): Field {
   return {
     name,
     width,
@@ -182,6 +187,8 @@ export function bcd(name: string, width: number, doc: Partial<FieldDoc> = {}, op
       if (!/^[0-9]*$/.test(digits) && !(HEX_RE.test(digits) && digits.length === width * 2)) {
         throw fieldError(ctx, name, v, 'must contain only decimal digits');
       }
+      // An identifier padded with zeros would name another pile: all digits or nothing.
+      if (opts.exact && digits.length < width * 2) throw fieldError(ctx, name, v, `must have exactly ${width * 2} digits`);
       writeHexDigits(b, o, width, digits, ctx, name, v, 'digits');
     },
   };

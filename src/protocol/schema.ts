@@ -33,6 +33,9 @@ export interface Layout extends LayoutDef {
   /** The fixed fields, and one list item, compiled into one function each (built on first use). */
   decodeFixed?: BodyDecoder;
   decodeItem?: BodyDecoder;
+  /** Body keys the encoder accepts (built on first use, knownKeys()). */
+  keys?: ReadonlySet<string>;
+  itemKeys?: ReadonlySet<string>;
 }
 
 /** Reads the fields of a layout (or of one list item) at b[start…] into a new body object. */
@@ -246,10 +249,42 @@ export function encodedBodyLength(schema: FrameSchema, body: Body): number {
   return layout.fixedWidth + Math.ceil(extra);
 }
 
+/**
+ * The keys a body of these fields may hold: what decoding all-zero and all-0xFF bytes gives (every
+ * enumeration name, bit list, reserved part), plus the keys fields declare (a time's weekday).
+ */
+function keysOf(fields: readonly Field[], offsets: readonly number[], width: number): Set<string> {
+  const keys = new Set<string>();
+  const decode = interpreter(fields, offsets);
+  for (const fill of [0x00, 0xff]) for (const k of Object.keys(decode(Buffer.alloc(width, fill), 0))) keys.add(k);
+  for (const f of fields) {
+    keys.add(f.name);
+    for (const k of f.keys ?? []) keys.add(k);
+  }
+  return keys;
+}
+
+/** Refuses a key no field of the layout knows (a typo would otherwise be sent as zeros). */
+function checkKeys(body: Body, known: ReadonlySet<string>, ctx: string, where = ''): void {
+  for (const k in body) {
+    if (!Object.hasOwn(body, k) || known.has(k)) continue;
+    throw fieldError(ctx, where + k, body[k], `is not a field of this frame (its fields: ${[...known].join(', ')})`);
+  }
+}
+
 /** Encodes a body into b at start; b must have room for encodedBodyLength() bytes. */
 export function encodeBodyWith(schema: FrameSchema, body: Body, b: Buffer, start: number): number {
   const ctx = ctxOf(schema);
   const layout = pickLayoutForEncode(schema, body);
+  if (!layout.keys) {
+    const keys = keysOf(layout.fields, layout.offsets, layout.fixedWidth);
+    keys.add('variant');
+    if (layout.list) keys.add(layout.list.name);
+    else keys.add('extra');
+    layout.keys = keys;
+    if (layout.list) layout.itemKeys = keysOf(layout.list.item, layout.itemOffsets, layout.itemWidth);
+  }
+  checkKeys(body, layout.keys, ctx);
   const fields = layout.fields;
   for (let i = 0; i < fields.length; i++) fields[i].encode(b, start + layout.offsets[i], body, ctx);
   let o = start + layout.fixedWidth;
@@ -264,6 +299,7 @@ export function encodeBodyWith(schema: FrameSchema, body: Body, b: Buffer, start
     for (let k = 0; k < items.length; k++) {
       const item = items[k];
       if (typeof item !== 'object' || item === null) throw fieldError(ctx, `${list.name}[${k}]`, item, 'must be an object');
+      checkKeys(item as Body, layout.itemKeys!, ctx, `${list.name}[${k}].`);
       for (let i = 0; i < list.item.length; i++) {
         list.item[i].encode(b, o + layout.itemOffsets[i], item as Body, `${ctx} ${list.name}[${k}]`);
       }

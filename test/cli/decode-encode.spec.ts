@@ -121,7 +121,7 @@ describe('cli: ykc decode / ykc encode', () => {
   it('encode takes JSON split over arguments, and an array of frames', async () => {
     const r = await ykc(['encode', '{"type":"0x02",', '"body":{"pileNo":"55031412782305","result":"accepted"}}']);
     should(r.out).deepEqual([LOGIN_REPLY]);
-    const two = await ykc(['encode', JSON.stringify([{ type: 2, body: { pileNo: '55031412782305', result: 0 } }, { type: 9, seq: 1, body: { pileNo: '1' } }])]);
+    const two = await ykc(['encode', JSON.stringify([{ type: 2, body: { pileNo: '55031412782305', result: 0 } }, { type: 9, seq: 1, body: { pileNo: '00000000000001' } }])]);
     should(two.code).equal(0);
     should(two.out.length).equal(2);
     should(two.out[0]).equal(LOGIN_REPLY);

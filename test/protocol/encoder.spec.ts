@@ -50,9 +50,24 @@ describe('protocol: encoder validation', () => {
     expectFieldError({ type: 0x03, body: { pileNo: '3201020000000X', gunNo: 1, gunState: 0 } }, 'YKC_FIELD', /0x03 heartbeat/, 'pileNo', '3201020000000X');
   });
 
-  it('a shorter pile number is left-padded with zeros (BCD fixed width)', () => {
-    const b = encodeFrame({ type: 0x09, body: { pileNo: '1' } });
-    should(b.subarray(6, 13).toString('hex')).equal('00000000000001');
+  it('a shorter pile number → YKC_FIELD (padded it would name another pile); other BCD numbers are left-padded', () => {
+    for (const pileNo of ['1', '3201020000000', 3201020000000]) {
+      const e = expectFieldError({ type: 0x09, body: { pileNo } }, 'YKC_FIELD', /0x09 billingModelRequest/, 'pileNo', String(pileNo));
+      should(e.message).match(/exactly 14 digits/);
+    }
+    const b = encodeFrame({ type: 0x40, body: { tradeNo: '123', result: 0 } });
+    should(b.subarray(6, 22).toString('hex')).equal('123'.padStart(32, '0'));
+  });
+
+  it('a body key no field of the frame knows → YKC_FIELD naming it; decoded bodies (…Name, flags, reserved, extra, variant) still encode', () => {
+    expectFieldError({ type: 0x36, body: { pileNo: PILE, gunNo: 1, gun: 2 } }, 'YKC_FIELD', /0x36 remoteStop/, 'gun', '2');
+    expectFieldError({ type: 0x44, body: { pileNo: PILE, cards: [{ logicalCardNo: '1', physicalCardNo: '1', pin: '1234' }] } }, 'YKC_FIELD', /0x44 cardSync/, 'cards[0].pin', '1234');
+    // constructor / __proto__ as own keys are unknown too.
+    expectFieldError({ type: 0x36, body: JSON.parse(`{"pileNo":"${PILE}","gunNo":1,"constructor":1}`) }, 'YKC_FIELD', /0x36/, 'constructor', '1');
+    // A decoded body with every optional key encodes back.
+    const f = decodeFrame(encodeFrame({ type: 0x56, seq: 1, body: { pileNo: PILE, time: '2024-01-01 00:00:00', timeWeekday: 1, timeSummerTime: true } }));
+    should(Object.keys(f.body)).containDeep(['timeWeekday', 'timeSummerTime']);
+    should(encodeFrame(f).length).equal(22);
   });
 
   it('a price with 6 decimals → YKC_FIELD (prices have 5)', () => {
@@ -118,9 +133,10 @@ describe('protocol: encoder validation', () => {
   });
 
   it('too many offline cards → YKC_FIELD (0x44 ≤ 15, 0x46 ≤ 24, 0x48 ≤ 26) or YKC_LENGTH (frame full)', () => {
-    const card = { logicalCardNo: '10000001', physicalCardNo: 'D14B0A54' };
-    should(encodeFrame({ type: 0x44, body: { pileNo: PILE, cards: new Array(15).fill(card) } }).length).equal(8 + 8 + 15 * 16);
-    expectFieldError({ type: 0x44, body: { pileNo: PILE, cards: new Array(16).fill(card) } }, 'YKC_FIELD', /0x44 cardSync/, 'cards', '16');
+    const syncCard = { logicalCardNo: '10000001', physicalCardNo: 'D14B0A54' };
+    const card = { physicalCardNo: 'D14B0A54' };
+    should(encodeFrame({ type: 0x44, body: { pileNo: PILE, cards: new Array(15).fill(syncCard) } }).length).equal(8 + 8 + 15 * 16);
+    expectFieldError({ type: 0x44, body: { pileNo: PILE, cards: new Array(16).fill(syncCard) } }, 'YKC_FIELD', /0x44 cardSync/, 'cards', '16');
     should(encodeFrame({ type: 0x46, body: { pileNo: PILE, cards: new Array(24).fill(card) } }).length).equal(8 + 8 + 24 * 8);
     expectFieldError({ type: 0x46, body: { pileNo: PILE, cards: new Array(25).fill(card) } }, 'YKC_FIELD', /0x46 cardClear/, 'cards', '25');
     expectFieldError({ type: 0x48, body: { pileNo: PILE, cards: new Array(27).fill(card) } }, 'YKC_FIELD', /0x48 cardQuery/, 'cards', '27');

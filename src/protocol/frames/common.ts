@@ -1,7 +1,7 @@
 /** Fields shared by many frames: the identifiers of PROTOCOL.md §3.1. */
 import { bcd, bcdNum, hex, Field } from '../fields';
 
-export const pileNo = (): Field => bcd('pileNo', 7, { values: '14-digit pile number, required' }, { required: true });
+export const pileNo = (): Field => bcd('pileNo', 7, { values: '14-digit pile number, required' }, { required: true, exact: true });
 export const gunNo = (): Field => bcdNum('gunNo', 1, { values: 'gun 1…99' });
 export const tradeNo = (): Field => bcd('tradeNo', 16, { values: '32-digit trade number' });
 export const modelCode = (): Field => bcd('modelCode', 2, { values: 'billing model code, 4 digits' });

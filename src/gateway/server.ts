@@ -97,6 +97,8 @@ export interface LoginRequestEvent {
   pileNo: string;
   remote: string;
   body: Record<string, unknown>;
+  /** Set when the pile is online on another connection (from this address): accepting it is a takeover. */
+  onlineFrom?: string;
 }
 
 
@@ -860,7 +862,8 @@ export class YkcServer extends EventEmitter<ServerEvents> {
       if (prev) clearTimeout(prev.timer);
       const timer = setTimeout(() => this.answerLogin(s.id, false, 'no answer from the flow'), this.options.loginAskTimeoutMs);
       this.loginWaits.set(s.id, { session: s, seq: f.seq, body, timer });
-      this.emit('loginRequest', { sessionId: s.id, pileNo, remote: s.remote, body });
+      const current = this.byPile.get(pileNo);
+      this.emit('loginRequest', { sessionId: s.id, pileNo, remote: s.remote, body, ...(current && current !== s ? { onlineFrom: current.remote } : {}) });
       return;
     }
     this.finishLogin(s, f.seq, body, true, '');

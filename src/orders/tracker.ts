@@ -426,6 +426,10 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
       this.reused(tradeNo, pileNo, gunNo, now, { previousPile: o.pileNo, previousGun: o.gunNo });
       o = undefined;
     }
+    // A start the pile accepted takes the gun: whatever it was doing before has ended. A mere request
+    // (0x34 sent) does not — the pile refuses it while the gun is busy.
+    const takesGun = RANK[state] >= RANK.started || !prev || prev === o || RANK[prev.state] >= RANK.ended;
+    if (RANK[state] >= RANK.started && prev && prev !== o && RANK[prev.state] < RANK.ended && prev.state !== 'requested') this.advance(prev, 'ended', now);
     if (!o) {
       const h = this.history.get(tradeNo);
       const reused = !!h?.started;
@@ -438,9 +442,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     } else if (o.origin === 'offline' && origin !== 'offline') {
       o.origin = origin;
     }
-    // The gun has moved on: whatever it was doing before has ended.
-    if (prev && prev !== o && RANK[prev.state] < RANK.ended && prev.state !== 'requested') this.advance(prev, 'ended', now);
-    this.byGun.set(gunKey(pileNo, gunNo), tradeNo);
+    if (takesGun) this.byGun.set(gunKey(pileNo, gunNo), tradeNo);
     if (RANK[state] > RANK[o.state]) this.advance(o, state, now);
     return o;
   }
@@ -456,7 +458,6 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     o.state = state;
     o.at[RANK[state]] = now;
     this.orders.set(tradeNo, o);
-    if (RANK[state] < RANK.ended) this.byGun.set(gunKey(pileNo, gunNo), tradeNo);
     this.changed(o, now, announce);
     return o;
   }

@@ -155,6 +155,31 @@ describe('orders: journal, restart, limits', function () {
     assert.deepEqual(closed.slice(2).map((c) => c.closeReason), ['noAnswer', 'noAnswer', 'noAnswer']);
   });
 
+  it('card and VIN starts (0x31 then an accepted 0x32) are "card" / "vin" orders; a refused 0x32 makes none; a new order on a gun ends the one before', () => {
+    const t = make();
+    t.onFrame(frameEv(PILE, 0x31, { gunNo: 1, startMethod: 1 }));
+    t.onSent(frameEv(PILE, 0x32, { tradeNo: T(1), gunNo: 1, result: 1 }));
+    t.onFrame(frameEv(PILE, 0x31, { gunNo: 2, startMethod: 3 }));
+    t.onSent(frameEv(PILE, 0x32, { tradeNo: T(2), gunNo: 2, result: 1 }));
+    t.onFrame(frameEv(PILE, 0x31, { gunNo: 3, startMethod: 1 }));
+    t.onSent(frameEv(PILE, 0x32, { tradeNo: T(3), gunNo: 3, result: 0 }));
+    assert.deepEqual([t.order(T(1))?.origin, t.order(T(1))?.state, t.order(T(2))?.origin, t.order(T(3))], ['card', 'started', 'vin', null]);
+    t.onFrame(realtime(PILE, 1, T(1), true, 1, 1));
+    // The pile's own next session on gun 1 (first seen charging): the card order is over, its record will follow.
+    const states: OrderPayload[] = [];
+    t.on('state', (s) => states.push(s));
+    t.onFrame(realtime(PILE, 1, T(4), true, 0.5, 0.5));
+    assert.deepEqual(states.map((s) => [s.tradeNo, s.state]), [[T(1), 'ended'], [T(4), 'charging']]);
+    assert.equal(states[1].origin, 'offline');
+    assert.equal(states[1].requestedAt, null);
+    // A request for a busy gun (the pile will refuse it) does not end the order charging there.
+    t.onSent(frameEv(PILE, 0x34, { tradeNo: T(5), gunNo: 1 }));
+    assert.equal(t.order(T(4))?.state, 'charging');
+    t.onFrame(frameEv(PILE, 0x33, { tradeNo: T(5), gunNo: 1, result: 0, failReason: 2, failReasonName: 'gun busy' }));
+    t.onFrame(realtime(PILE, 1, T(4), false));
+    assert.equal(t.order(T(4))?.state, 'ended', 'the 0x13 of the gun still ends the order it was charging');
+  });
+
   it('a refused start (0x33 failure) closes the request; "not plugged" waits for the late plug', () => {
     const t = make();
     const states: OrderPayload[] = [];

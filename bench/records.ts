@@ -6,9 +6,10 @@
  *     amortised), a confirmation without and with fsync. In this process, on a temporary file.
  * (b) flood: a real Node-RED 4 runtime in a child process (ykc-server "confirm after store" with its
  *     journal in the user directory → ykc-in records → a function that never confirms), one pile
- *     flooding distinct records as fast as its socket takes them, and 100 raw-socket piles
- *     heartbeating every 2 s. Prints the good piles' missed replies and p50/p99/max, Node-RED's RSS
- *     growth, the records that reached the flow and those refused by the bounds (maxHeldRecordsPerPile).
+ *     flooding distinct records as fast as its socket takes them (a process of its own), and 100
+ *     raw-socket piles heartbeating every 2 s, measured first without the flood (the machine's own
+ *     noise). Prints the good piles' missed replies and p50/p99/max, Node-RED's RSS growth, the
+ *     records that reached the flow and those refused by the bounds (maxHeldRecordsPerPile).
  *
  *   node dist/bench/records.js [--seconds 60] [--piles 100] [--only journal|flood]
  *
@@ -192,20 +193,41 @@ class FloodPile {
   }
 }
 
+/** The flooding pile in a process of its own, so its writing does not delay the good piles' timing. */
+async function floodProcess(): Promise<void> {
+  const flooder = new FloodPile(Number(flag('port', '0')));
+  flooder.start();
+  serve({
+    stats: () => ({ sent: flooder.sent, connections: flooder.connections }),
+    close: () => {
+      flooder.stop();
+      setImmediate(() => process.exit(0));
+      return {};
+    },
+  });
+  process.send?.({ started: true });
+}
+
 async function flood(seconds: number, goodPiles: number): Promise<Record<string, unknown>> {
   const { child, hello } = await forkRole<{ port: number }>(__filename, 'red');
   const stats = new LoadStats();
   const piles = Array.from({ length: goodPiles }, (_, i) => new LoadPile(pileNo(i), stats, { port: hello.port, heartbeatMs: 2000, missAfterMs: 10_000, reconnectMs: 2000 }));
   await ramp(piles, 500);
   await sleep(2000);
+  // The same piles without the flood first: what this machine's load alone does to the replies.
+  const baselineS = Math.min(20, seconds);
+  stats.lat.length = 0;
+  const missedB = stats.missed;
+  await sleep(baselineS * 1000);
+  const baseline = { seconds: baselineS, ...summarize(stats.lat), missed: stats.missed - missedB };
   const before = await ask<RedStats>(child, 'stats');
   stats.lat.length = 0;
   const missed0 = stats.missed;
   const box = machine();
-  const flooder = new FloodPile(hello.port);
-  flooder.start();
+  const { child: flooderChild } = await forkRole(__filename, 'flood', ['--port', String(hello.port)]);
   await sleep(seconds * 1000);
-  flooder.stop();
+  const flooder = await ask<{ sent: number; connections: number }>(flooderChild, 'stats');
+  await closeChild(flooderChild);
   for (const p of piles) p.settle();
   const busy = box();
   const during = await ask<RedStats>(child, 'stats', { gc: false });
@@ -217,6 +239,7 @@ async function flood(seconds: number, goodPiles: number): Promise<Record<string,
     seconds,
     goodPiles,
     heartbeatPeriodMs: 2000,
+    goodHeartbeatsWithoutFlood: baseline,
     goodHeartbeats: { ...summarize(stats.lat), missed: stats.missed - missed0 },
     flood: {
       recordsSent: flooder.sent,
@@ -251,7 +274,7 @@ async function main(): Promise<void> {
   if (only !== 'journal') console.log(JSON.stringify({ flood: await flood(seconds, goodPiles) }));
 }
 
-(ROLE === 'red' ? redProcess() : main()).catch((e) => {
+(ROLE === 'red' ? redProcess() : ROLE === 'flood' ? floodProcess() : main()).catch((e) => {
   console.error(e);
   process.exit(1);
 });

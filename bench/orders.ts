@@ -7,7 +7,8 @@
  *     0x13 idle → 0x3B (confirmed at once); the sweep runs once a (virtual) second.
  * CPU: process CPU time spent feeding (events built + tracker + journal writes) per virtual second
  * = the share of one core the tracker would take at that rate. Memory: heap growth per open order
- * (needs --expose-gc), all guns charging. Stops by itself.
+ * (needs --expose-gc), all guns charging, and the CPU of a reconnect storm (every pile offline and
+ * online again). Stops by itself.
  *
  *   npm run build && node --expose-gc dist/bench/orders.js [--piles 10000] [--guns 2] [--seconds 600]
  */
@@ -148,6 +149,13 @@ function main(): void {
       journal.flush(); // what waits for the next batched write is not part of an order
       const open = t.openCount();
       const after = heapUsed();
+      // A site-wide reconnect storm: every pile offline, then online again (each touches only its own orders).
+      const piles = [...new Set(guns.map((g) => g.pileNo))];
+      const c0 = process.cpuUsage();
+      for (const p of piles) t.onOffline(p);
+      for (const p of piles) t.onOnline(p);
+      const storm = process.cpuUsage(c0);
+      out.reconnectStormCpuMs = Math.round((storm.user + storm.system) / 1000);
       t.stop();
       out.openOrders = open;
       out.bytesPerOpenOrder = hasGc ? Math.round((after - before) / open) : 'run with --expose-gc';

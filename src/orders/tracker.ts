@@ -91,6 +91,8 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
   private readonly orders = new Map<string, Order>();
   /** pile:gun → trade number of the order the gun is busy with. */
   private readonly byGun = new Map<string, string>();
+  /** pile → trade numbers of its open orders: online/offline touch only that pile's orders (reconnect storms). */
+  private readonly byPile = new Map<string, Set<string>>();
   private readonly history: BoundedMap<HistoryEntry>;
   private readonly alarms = new Map<string, Alarm>();
   /** Piles known online (since), and offline (since). A pile in neither is unknown (after a restart: offline since load). */
@@ -119,6 +121,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
       for (const [k, v] of loaded.history.entries()) this.history.set(k, v);
       for (const [k, ord] of loaded.orders) {
         this.orders.set(k, ord);
+        this.index(ord);
         if (RANK[ord.state] < RANK.ended) this.byGun.set(gunKey(ord.pileNo, ord.gunNo), k);
       }
       for (const [k, a] of loaded.alarms) this.alarms.set(k, a);
@@ -316,19 +319,17 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
   onOnline(pileNo: string): void {
     const now = this.options.now();
     this.setOnline(pileNo, now);
-    for (const o of this.orders.values()) {
-      if (o.pileNo === pileNo) this.clearAlarm('offlineWhileCharging', o.tradeNo, 'pile online again', now);
-    }
+    for (const o of this.ordersOf(pileNo)) this.clearAlarm('offlineWhileCharging', o.tradeNo, 'pile online again', now);
   }
 
   onOffline(pileNo: string): void {
     const now = this.options.now();
     this.online.delete(pileNo);
     this.offline.set(pileNo, now);
-    for (const o of this.orders.values()) {
-      if (o.pileNo === pileNo) this.clearAlarm('realtimeSilent', o.tradeNo, 'pile offline', now);
+    for (const o of this.ordersOf(pileNo)) {
+      this.clearAlarm('realtimeSilent', o.tradeNo, 'pile offline', now);
+      this.checkOffline(o, now, now);
     }
-    if (this.options.offlineWhileChargingMs <= 0) this.sweep();
   }
 
   /** The billing audit of a record (ykc-billing's msg.payload.audit). */
@@ -458,6 +459,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     o.state = state;
     o.at[RANK[state]] = now;
     this.orders.set(tradeNo, o);
+    this.index(o);
     this.changed(o, now, announce);
     return o;
   }
@@ -486,6 +488,11 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     o.closeReason = reason;
     o.updatedAt = now;
     this.orders.delete(o.tradeNo);
+    const set = this.byPile.get(o.pileNo);
+    if (set) {
+      set.delete(o.tradeNo);
+      if (!set.size) this.byPile.delete(o.pileNo);
+    }
     const k = gunKey(o.pileNo, o.gunNo);
     if (this.byGun.get(k) === o.tradeNo) this.byGun.delete(k);
     const h: HistoryEntry = {
@@ -587,7 +594,8 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
   sweep(): void {
     const now = this.options.now();
     const op = this.options;
-    for (const o of [...this.orders.values()]) {
+    // Deleting from a Map while iterating it is safe: closed orders are simply not visited.
+    for (const o of this.orders.values()) {
       const onlineSince = this.online.get(o.pileNo);
       const offlineSince = onlineSince === undefined ? (this.offline.get(o.pileNo) ?? this.loadedAt) : undefined;
       switch (o.state) {
@@ -617,10 +625,33 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
         }
         default:
       }
-      if (offlineSince !== undefined && RANK[o.state] >= RANK.started && RANK[o.state] <= RANK.stopping && now - offlineSince >= op.offlineWhileChargingMs) {
-        this.raise('offlineWhileCharging', o, now, { offlineSince: new Date(offlineSince).toISOString(), thresholdMs: op.offlineWhileChargingMs });
-      }
+      if (offlineSince !== undefined) this.checkOffline(o, now, offlineSince);
     }
+  }
+
+  private checkOffline(o: Order, now: number, offlineSince: number): void {
+    const op = this.options;
+    if (RANK[o.state] >= RANK.started && RANK[o.state] <= RANK.stopping && now - offlineSince >= op.offlineWhileChargingMs) {
+      this.raise('offlineWhileCharging', o, now, { offlineSince: new Date(offlineSince).toISOString(), thresholdMs: op.offlineWhileChargingMs });
+    }
+  }
+
+  private index(o: Order): void {
+    let set = this.byPile.get(o.pileNo);
+    if (!set) this.byPile.set(o.pileNo, (set = new Set()));
+    set.add(o.tradeNo);
+  }
+
+  /** The open orders of one pile (a copy: callers may close some). */
+  private ordersOf(pileNo: string): Order[] {
+    const set = this.byPile.get(pileNo);
+    if (!set) return [];
+    const out: Order[] = [];
+    for (const t of set) {
+      const o = this.orders.get(t);
+      if (o) out.push(o);
+    }
+    return out;
   }
 
   private problem(e: YkcError): void {

@@ -4,7 +4,7 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import type { RemoteEvent } from '../src/cluster';
-import type { FrameEvent, GunStateChange, LoginEvent, LoginRequestEvent, ProblemEvent, RecordEvent, SessionEvent } from '../src/gateway';
+import type { FrameEvent, GunStateChange, LoginEvent, LoginRequestEvent, ProblemEvent, RecordEvent, ServerEvents, SessionEvent } from '../src/gateway';
 import { DEFAULT_GROUPS, GROUPS, parseTypes } from './shared/in-filters';
 import { frameMsg, YkcServerNode } from './shared/server-node';
 
@@ -111,24 +111,28 @@ export = function (RED: NodeAPI): void {
     };
 
     let metricsTimer: NodeJS.Timeout | null = null;
+    /** Unsubscribes from the server's events (one gateway listener per event however many nodes). */
+    const unsubscribe: Array<() => void> = [];
     const attach = () => {
       const gw = server.gateway;
-      if (!gw) return;
-      gw.on('frame', onFrame);
-      if (groups.has('records')) gw.on('record', onRecord);
+      const ev = server.events;
+      if (!gw || !ev) return;
+      const on = <K extends keyof ServerEvents>(event: K, fn: (...args: ServerEvents[K]) => void) => unsubscribe.push(ev.on(event, fn));
+      on('frame', onFrame);
+      if (groups.has('records')) on('record', onRecord);
       if (groups.has('duplicates')) {
-        gw.on('recordDuplicate', onDuplicate);
-        gw.on('recordForeign', onForeign);
+        on('recordDuplicate', onDuplicate);
+        on('recordForeign', onForeign);
       }
       if (groups.has('session')) {
-        gw.on('online', onOnline);
-        gw.on('offline', onOffline);
-        gw.on('login', onLogin);
-        gw.on('loginRequest', onLoginRequest);
+        on('online', onOnline);
+        on('offline', onOffline);
+        on('login', onLogin);
+        on('loginRequest', onLoginRequest);
       }
-      if (groups.has('gunState')) gw.on('gunState', onGunState);
-      if (groups.has('problems')) gw.on('problem', onProblem);
-      if (groups.has('sent')) gw.on('sent', onSent);
+      if (groups.has('gunState')) on('gunState', onGunState);
+      if (groups.has('problems')) on('problem', onProblem);
+      if (groups.has('sent')) on('sent', onSent);
       if (includeRaw) gw.includeRaw = true;
       if (wholeCluster) server.clusterEvents(onRemote, true);
       if (groups.has('metrics')) {
@@ -143,20 +147,7 @@ export = function (RED: NodeAPI): void {
 
     node.on('close', (_removed: boolean, done: () => void) => {
       if (metricsTimer) clearInterval(metricsTimer);
-      const gw = server.gateway;
-      if (gw) {
-        gw.off('frame', onFrame);
-        gw.off('record', onRecord);
-        gw.off('recordDuplicate', onDuplicate);
-        gw.off('recordForeign', onForeign);
-        gw.off('online', onOnline);
-        gw.off('offline', onOffline);
-        gw.off('login', onLogin);
-        gw.off('loginRequest', onLoginRequest);
-        gw.off('gunState', onGunState);
-        gw.off('problem', onProblem);
-        gw.off('sent', onSent);
-      }
+      for (const off of unsubscribe.splice(0)) off();
       if (wholeCluster) server.clusterEvents(onRemote, false);
       server.deregister(node, done);
     });

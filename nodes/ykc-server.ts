@@ -12,6 +12,7 @@ import { ProblemThrottle } from './shared/errors';
 import { LISTEN_RETRY_MAX_MS, ListenFailure, ListenLoop } from './shared/listen-retry';
 import { ClusterDef, clusterGlue } from './shared/cluster-glue';
 import { YkcServerNode } from './shared/server-node';
+import { GatewayEvents } from './shared/event-fan';
 import { serverTariff, ServerTariffDef } from './shared/server-tariff';
 
 interface YkcServerDef extends NodeDef, ClusterDef, ServerTariffDef {
@@ -59,6 +60,7 @@ export = function (RED: NodeAPI): void {
     /** Every node using this server (status fan-out); `users` holds one per tab (error routing). */
     const members = new Map<string, Node>();
     node.gateway = null;
+    node.events = null;
     // Per code and per pile: framing noise cannot hide a takeover, a store failure or a record problem.
     const throttle = new ProblemThrottle();
     /** Users that keep their own status (command nodes). */
@@ -174,10 +176,11 @@ export = function (RED: NodeAPI): void {
       if (config.persist !== false && userDir) options.tariffHistoryFile = path.join(userDir, 'ykc', `tariffs-${node.id.replace(/[^\w.-]/g, '_')}.jsonl`);
       const gw = new YkcServer(options, journal);
       node.gateway = gw;
+      node.events = new GatewayEvents(gw, (e) => report(e instanceof Error ? e : new Error(String(e))));
       if (defaultTariff) gw.setTariff(null, defaultTariff);
-      gw.on('online', scheduleStatus);
-      gw.on('offline', scheduleStatus);
-      gw.on('problem', (p: ProblemEvent) => {
+      node.events.on('online', scheduleStatus);
+      node.events.on('offline', scheduleStatus);
+      node.events.on('problem', (p: ProblemEvent) => {
         // Framing noise is expected on flaky links; logins and tariffs are worth an error.
         // "No tariff" (once per pile) says the fix in the user's language.
         const text = () => (p.details?.noTariff ? RED._('ykc-server.errors.noTariff', { pileNo: String(p.pileNo ?? '') }) : p.message);
@@ -225,6 +228,7 @@ export = function (RED: NodeAPI): void {
       if (statusTimer) clearTimeout(statusTimer);
       const gw = node.gateway;
       node.gateway = null;
+      node.events = null;
       if (!gw) return void cluster.stop().then(() => done());
       // Piles first (their claims are cleared while the broker session is still up), then the cluster.
       gw.close()

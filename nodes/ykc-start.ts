@@ -118,16 +118,11 @@ export = function (RED: NodeAPI): void {
     const onOffline = (ev: SessionEvent) => {
       for (const w of watches.values()) if (w.pileNo === ev.pileNo) w.offline();
     };
-    const gw = server?.gateway;
-    if (gw) {
-      gw.on('frame', onFrame);
-      gw.on('offline', onOffline);
-    }
+    // Through the server's fan-out: one gateway listener per event however many nodes (MaxListeners).
+    const events = server?.events;
+    const unsubscribe = events ? [events.on('frame', onFrame), events.on('offline', onOffline)] : [];
     node.on('close', () => {
-      if (gw) {
-        gw.off('frame', onFrame);
-        gw.off('offline', onOffline);
-      }
+      for (const off of unsubscribe) off();
       for (const w of watches.values()) w.close();
       watches.clear();
     });

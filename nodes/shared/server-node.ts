@@ -5,11 +5,17 @@
 import type { Node, NodeMessage } from 'node-red';
 import type { FrameEvent, YkcServer } from '../../src/gateway';
 import type { RemoteEvent, YkcCluster } from '../../src/cluster';
+import type { GatewayEvents } from './event-fan';
 
 export interface YkcServerNode extends Node {
   /** The gateway; null when the node could not start (bad config, port busy). */
   gateway: YkcServer | null;
-  /** Resolves once listening (or rejects with the listen error). */
+  /**
+   * The gateway's events for the nodes that use it: subscribe here, not on `gateway` (one listener
+   * per event on the gateway however many nodes; `on` returns the unsubscribe). Null with `gateway`.
+   */
+  events: GatewayEvents | null;
+  /** Resolves once listening (it retries a busy port by itself); rejects for a configuration that cannot work, or when closed first. */
   ready: Promise<void>;
   /** One registered node per tab: the runtime routes this server's errors to the Catch nodes there, once per tab. */
   users: Record<string, Node>;

@@ -89,7 +89,7 @@ describe('command nodes: editor files, catalogues, help', function () {
     const ts = read('nodes/ykc-command.ts');
     const block = ts.split('const COMMANDS = {')[1].split('} as const')[0];
     const names = all(/^\s+(\w+): /gm, block);
-    names.length.should.equal(12);
+    names.length.should.equal(13);
     const html = read('nodes/ykc-command.html');
     all(/<option value="(\w+)"/g, html).sort().should.eql([...names].sort());
     const en = JSON.parse(read('nodes/locales/en-US/ykc-command.json'))['ykc-command'];

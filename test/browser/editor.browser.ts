@@ -175,7 +175,7 @@ describe('editor in Chromium (en-US, zh-CN)', function () {
               errors: Array.from(tray.querySelectorAll('.input-error')).map((e) => e.id || e.className),
             };
           });
-          should(form.errors).eql([], `${type}: fields marked invalid in the shipped example`);
+          should(form.errors).eql([], `${type}: fields marked invalid in the shipped example: ${form.errors.join(", ")}`);
           should(form.text).not.match(new RegExp(`${type}\\.(label|placeholder|tip)\\.`), `${type}: an untranslated catalogue key`);
           if (lang === 'zh-CN') should(form.text).match(CJK, `${type}: no Chinese in the dialog`);
           await shot(`dialog-${type}`);

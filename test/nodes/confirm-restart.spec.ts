@@ -212,6 +212,26 @@ describe('nodes: records across Node-RED restarts (ykc-server persist)', functio
     should(b.records.count).equal(0);
   });
 
+  it('a corrupt journal in the user directory: kept aside, YKC_STORE logged naming it, the server listens and records flow', async () => {
+    fs.mkdirSync(path.join(userDir, 'ykc'), { recursive: true });
+    fs.writeFileSync(journalFile(), '{"k":"c","p":"18220000000155"\nnot a journal line\n');
+    const a = await start();
+    const aside = fs.readdirSync(path.join(userDir, 'ykc')).filter((f) => f.startsWith('records-s1.jsonl.corrupt-'));
+    should(aside).have.length(1);
+    // Reported through node.error: the Catch node gets it, naming the file.
+    const caught = await a.caught.next(3000, 'the YKC_STORE report');
+    should(caught.error.code).equal('YKC_STORE');
+    caught.error.message.should.containEql(journalFile());
+    caught.error.message.should.match(/kept aside as/);
+    const p = await pileOn(a.port);
+    p.write(record('8001'));
+    const m = await a.records.next();
+    should(m.ykc.record).containEql({ arrival: 'new', held: true });
+    a.confirm(m);
+    should((await a.out.next()).ykc.confirmed).eql({ result: 0, sent: true });
+    should(journal().confirmed).eql([[TRADE, 0]]);
+  });
+
   it('a journal that cannot be written: YKC_STORE reaches a Catch node, the runtime keeps going and still confirms', async () => {
     fs.writeFileSync(path.join(userDir, 'ykc'), 'a file where the journal directory should be');
     const a = await start();

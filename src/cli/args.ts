@@ -23,6 +23,16 @@ export function parseArgs(args: string[]): ParsedArgs {
   return { flags, positional };
 }
 
+/**
+ * Refuses an option the command does not have (`--prot 18770` must not start on the default port):
+ * throws naming the first unknown one. `known` lists the names without "--".
+ */
+export function checkKnownFlags(flags: ParsedArgs['flags'], known: readonly string[]): void {
+  for (const k of Object.keys(flags)) {
+    if (k !== 'help' && k !== 'h' && !known.includes(k)) throw new Error(`unknown option --${k} (options: ${known.map((x) => '--' + x).join(' ')})`);
+  }
+}
+
 export function intFlag(flags: ParsedArgs['flags'], name: string, dflt: number, min: number, max: number): number {
   const v = flags[name];
   if (v === undefined) return dflt;

@@ -3,34 +3,72 @@
  * frame on stdout — a protocol debugger for site owners. SIGINT / SIGTERM close it cleanly.
  */
 import * as fs from 'fs';
-import { GatewayOptions, RecordConfirmMode, YkcServer } from '../gateway';
-import { DEFAULT_TARIFF, TariffBody } from '../billing';
-import { intFlag, parseArgs } from './args';
+import { GatewayOptions, RecordConfirmMode, RecordEvent, YkcServer } from '../gateway';
+import { DEFAULT_TARIFF, Tariff, TariffBody } from '../billing';
+import { YkcError } from '../protocol';
+import { checkKnownFlags, errorJson, intFlag, parseArgs } from './args';
 import { CliIo } from './io';
 
 /** The built-in tariff (src/billing/default-tariff.ts) so piles can charge out of the box. */
 export const DEMO_TARIFF: TariffBody = DEFAULT_TARIFF;
 
-const USAGE = `usage: ykc serve [--host 127.0.0.1] [--port 8768] [--allow PILE,PILE…] [--confirm at-once|after-store|never]
-                 [--tariff tariff.json] [--raw] [--heartbeats] [--no-time-sync] [--admit-rate 1000]
-Prints one JSON line per event: listening, connection, login, online, offline, frame, record, problem, close.`;
+const USAGE = `usage: ykc serve [--host 127.0.0.1] [--port 8768] [--allow PILE,PILE…] [--confirm at-once|never]
+                 [--records FILE] [--tariff tariff.json] [--raw] [--heartbeats] [--no-time-sync] [--admit-rate 1000]
+Prints one JSON line per event: listening, connection, login, online, offline, frame, record, stored, problem, close.
+--records FILE appends each transaction record to FILE as a JSON line, makes it durable (fsync), and only
+then acknowledges it to the pile (0x40); a record that cannot be written is not acknowledged (the pile resends).`;
+
+const OPTIONS = ['host', 'port', 'allow', 'confirm', 'records', 'tariff', 'raw', 'heartbeats', 'no-time-sync', 'admit-rate'];
+
+/** The --tariff file, checked as the gateway will use it: unreadable, not JSON or not a tariff → exit 2. */
+function readTariff(file: string): TariffBody {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new YkcError('YKC_INPUT', `--tariff ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new YkcError('YKC_TARIFF', `--tariff ${file}: not JSON (${(e as Error).message})`, { file });
+  }
+  try {
+    return Tariff.from(parsed).toBody();
+  } catch (e) {
+    throw new YkcError('YKC_TARIFF', `--tariff ${file}: ${(e as Error).message}`, { file });
+  }
+}
 
 export async function run(args: string[], io: CliIo): Promise<number> {
   let opts: Partial<GatewayOptions>;
   let host: string;
   let port: number;
   let tariff: TariffBody = DEMO_TARIFF;
-  const { flags } = parseArgs(args);
+  let recordsFd: number | null = null;
+  const { flags, positional } = parseArgs(args);
   if (flags.help || flags.h) {
     io.out(USAGE);
     return 0;
   }
   try {
+    checkKnownFlags(flags, OPTIONS);
+    if (positional.length) throw new Error(`unexpected argument ${positional[0]}`);
     host = typeof flags.host === 'string' ? flags.host : '127.0.0.1';
     port = intFlag(flags, 'port', 8768, 0, 65535);
-    const confirm = (typeof flags.confirm === 'string' ? flags.confirm : 'at-once') as RecordConfirmMode;
-    if (!['at-once', 'after-store', 'never'].includes(confirm)) throw new Error(`--confirm must be at-once, after-store or never, got ${confirm}`);
-    if (typeof flags.tariff === 'string') tariff = JSON.parse(fs.readFileSync(flags.tariff, 'utf8')) as TariffBody;
+    if (flags.records !== undefined && typeof flags.records !== 'string') throw new Error('--records needs a file name');
+    const records = typeof flags.records === 'string' ? flags.records : null;
+    if (flags.confirm === 'after-store' && !records) {
+      throw new Error('--confirm after-store needs a store: use --records FILE (each record is written and made durable, then acknowledged)');
+    }
+    if (records && flags.confirm !== undefined && flags.confirm !== 'after-store') throw new Error(`--records acknowledges each record after writing it; it cannot be combined with --confirm ${String(flags.confirm)}`);
+    const confirm = (records ? 'after-store' : typeof flags.confirm === 'string' ? flags.confirm : 'at-once') as RecordConfirmMode;
+    if (!['at-once', 'after-store', 'never'].includes(confirm)) throw new Error(`--confirm must be at-once or never (or give --records FILE), got ${String(flags.confirm)}`);
+    if (flags.tariff !== undefined) {
+      if (typeof flags.tariff !== 'string') throw new Error('--tariff needs a file name');
+      tariff = readTariff(flags.tariff);
+    }
     const allow = typeof flags.allow === 'string' ? flags.allow.split(',').map((s) => s.trim()).filter(Boolean) : [];
     for (const p of allow) if (!/^\d{14}$/.test(p)) throw new Error(`--allow takes 14-digit pile numbers, got ${p}`);
     opts = {
@@ -41,8 +79,15 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       // New connections read per second; a burst beyond it waits its turn (admitPerSecond).
       admitPerSecond: intFlag(flags, 'admit-rate', 1000, 1, 1_000_000),
     };
+    if (records) {
+      try {
+        recordsFd = fs.openSync(records, 'a');
+      } catch (e) {
+        throw new YkcError('YKC_STORE', `--records ${records}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file: records });
+      }
+    }
   } catch (e) {
-    io.err(JSON.stringify({ code: 'YKC_INPUT', message: (e as Error).message }));
+    io.err(errorJson(e));
     io.err(USAGE);
     return 2;
   }
@@ -60,7 +105,26 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     if (!showHeartbeats && e.frame.type === 0x03) return;
     line('frame', e);
   });
-  gw.on('record', (e) => line('record', e));
+  gw.on('record', (e) => {
+    line('record', e);
+    if (recordsFd !== null && e.held) store(e);
+  });
+  /** One JSON line per record, fsync'd, then the 0x40: a record is acknowledged only once it is durable. */
+  const store = (e: RecordEvent): void => {
+    const tradeNo = String(e.frame.body.tradeNo);
+    try {
+      fs.writeSync(recordsFd!, JSON.stringify({ storedAt: new Date().toISOString(), pileNo: e.pileNo, tradeNo, id: e.id, version: e.version, frame: e.frame }) + '\n');
+      fs.fsyncSync(recordsFd!);
+    } catch (err) {
+      line('problem', { code: 'YKC_STORE', message: `record ${tradeNo} of pile ${e.pileNo} not written (${(err as Error).message}): not acknowledged, the pile will resend it`, pileNo: e.pileNo, tradeNo });
+      return;
+    }
+    try {
+      line('stored', { id: e.id, ...gw.confirm({ tradeNo, pileNo: e.pileNo ?? undefined, id: e.id }) });
+    } catch (err) {
+      line('problem', { code: (err as YkcError).code ?? 'YKC_INPUT', message: (err as Error).message, pileNo: e.pileNo, tradeNo });
+    }
+  };
   gw.on('recordDuplicate', (e) => line('recordDuplicate', e));
   gw.on('recordForeign', (e) => line('recordForeign', e));
   gw.on('gunState', (e) => line('gunState', e));
@@ -73,10 +137,12 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   } catch (e) {
     io.err(JSON.stringify({ code: (e as { code?: string }).code ?? 'YKC_LISTEN', message: (e as Error).message }));
     await gw.close();
+    if (recordsFd !== null) fs.closeSync(recordsFd);
     return 1;
   }
   await new Promise<void>((resolve) => io.onStop(resolve));
   await gw.close();
+  if (recordsFd !== null) fs.closeSync(recordsFd);
   line('close', { counters: gw.counters });
   return 0;
 }

@@ -2,7 +2,7 @@
  * `ykc simulate`: N virtual piles against a host:port. A one-line summary on stderr at most once
  * a second, a JSON report on stdout at the end; stops on SIGINT/SIGTERM or after --duration.
  */
-import { parseArgs } from './args';
+import { checkKnownFlags, errorJson, parseArgs } from './args';
 import { CliIo } from './io';
 import { Fleet, FleetStats, Scenario } from '../simulator/fleet';
 import { PileType } from '../simulator/pile';
@@ -41,11 +41,14 @@ function range(flags: Record<string, string | true>, name: string): [number, num
   return [lo, hi];
 }
 
-export function summaryLine(s: FleetStats, framesPerSecond: number): string {
+const OPTIONS = ['host', 'port', 'piles', 'guns', 'type', 'version', 'speed', 'scenario', 'duration', 'base', 'power', 'session-minutes', 'seed', 'quiet'];
+
+export function summaryLine(s: FleetStats, framesPerSecond: number, lastProblem?: string): string {
   return (
     `online ${s.online}/${s.piles} · charging ${s.charging} · sessions ${s.sessionsStarted} started, ${s.sessionsEnded} ended` +
     ` · records ${s.recordsConfirmed}/${s.recordsConfirmed + s.pendingRecords + s.recordsAbandoned + s.recordsRefused} confirmed` +
-    ` · ${Math.round(framesPerSecond)} frames/s · sim ${formatDuration(s.simulatedMs)}`
+    ` · ${Math.round(framesPerSecond)} frames/s · sim ${formatDuration(s.simulatedMs)}` +
+    (s.errors ? ` · ${s.errors} failures, last: ${lastProblem ?? '?'}` : '')
   );
 }
 
@@ -55,7 +58,7 @@ function formatDuration(ms: number): string {
 }
 
 export async function run(args: string[], io: CliIo): Promise<number> {
-  const { flags } = parseArgs(args);
+  const { flags, positional } = parseArgs(args);
   if (flags.help || flags.h) {
     io.out(USAGE);
     return 0;
@@ -63,6 +66,8 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   let fleet: Fleet;
   let durationS: number;
   try {
+    checkKnownFlags(flags, OPTIONS);
+    if (positional.length) throw new Error(`unexpected argument ${positional[0]}`);
     if (flags.port === undefined) throw new Error('--port is required');
     const speed = num(flags, 'speed', 1, 0.001, 1_000_000, false);
     durationS = num(flags, 'duration', 0, 0, 365 * 86400, false);
@@ -81,11 +86,22 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       sessionMinutes: range(flags, 'session-minutes'),
     });
   } catch (e) {
-    io.err(JSON.stringify({ code: (e as { code?: string }).code ?? 'YKC_INPUT', message: (e as Error).message }));
+    io.err(errorJson(e));
     io.err(USAGE);
     return 2;
   }
   const quiet = !!flags.quiet;
+  // Connection failures are said, not hidden behind "online 0/N": one JSON line per new kind of failure
+  // (e.g. ECONNREFUSED) on stderr, with how many piles hit it, and the last one in the summary line.
+  const seen = new Map<string, number>();
+  let lastProblem: string | undefined;
+  fleet.on('problem', (p: { pileNo: string; code: string; message: string; errno?: string }) => {
+    const kind = p.errno ?? p.code;
+    lastProblem = `${kind} (${p.message})`;
+    const n = (seen.get(kind) ?? 0) + 1;
+    seen.set(kind, n);
+    if (n === 1) io.err(JSON.stringify({ event: 'problem', code: p.code, errno: p.errno, message: p.message, host: fleet.options.host, port: fleet.options.port }));
+  });
   // A remote update is rare and worth a line of its own: where it came from, what was fetched, the 0x93 status.
   fleet.on('ota', (e) => io.out(JSON.stringify({ event: 'ota', ...e })));
   fleet.start();
@@ -99,7 +115,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     fps = ((frames - lastFrames) * 1000) / Math.max(1, now - lastAt);
     lastFrames = frames;
     lastAt = now;
-    if (!quiet) io.err(summaryLine(s, fps));
+    if (!quiet) io.err(summaryLine(s, fps, lastProblem));
   }, 1000);
 
   await new Promise<void>((resolve) => {
@@ -129,6 +145,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       elapsedMs: Math.round(s.elapsedMs),
       simulatedMs: s.simulatedMs,
       framesPerSecond: Math.round((frames * 1000) / Math.max(1, s.elapsedMs)),
+      problems: Object.fromEntries(seen),
       stats: s,
     }),
   );

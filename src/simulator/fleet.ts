@@ -152,6 +152,8 @@ export class Fleet extends EventEmitter {
       p.on('session', (e: PileSessionEvent) => this.emit('session', { pileNo: p.pileNo, ...e }));
       p.on('record', (e: PileRecordEvent) => this.emit('record', { pileNo: p.pileNo, ...e }));
       p.on('ota', (e: PileOtaEvent) => this.emit('ota', { pileNo: p.pileNo, ...e }));
+      // A pile's failures (connection refused, reset, bad frames) as 'problem' ('error' would throw unheard).
+      p.on('error', (e: Error) => this.emit('problem', { pileNo: p.pileNo, code: (e as YkcError).code ?? 'YKC_OFFLINE', message: e.message, errno: (e as YkcError).details?.errno }));
     });
   }
 

@@ -148,6 +148,19 @@ describe('cli: ykc decode / ykc encode', () => {
     should(JSON.parse(e.err[0])).containDeep({ code: 'YKC_INPUT', line: 4 });
   });
 
+  it('encode refuses what the nodes refuse: an unknown body field, a 13-digit pile (exit 1, YKC_FIELD naming it)', async () => {
+    for (const [body, field] of [
+      [{ pileNo: '3201020000000', gunNo: 1 }, 'pileNo'],
+      [{ pileNo: '32010200000001', gunNo: 1, gun: 2 }, 'gun'],
+    ] as const) {
+      const r = await ykc(['encode', JSON.stringify({ name: 'remoteStop', body })]);
+      should(r.code).equal(1);
+      const e = JSON.parse(r.err[0]);
+      should(e.code).equal('YKC_FIELD');
+      should(e.message).containEql(`"${field}"`);
+    }
+  });
+
   it('an unknown command, also one Object.prototype has (constructor, __proto__, toString) → exit 2, JSON error', async () => {
     for (const cmd of ['frobnicate', 'constructor', '__proto__', 'toString', 'hasOwnProperty']) {
       const r = await ykc([cmd]);

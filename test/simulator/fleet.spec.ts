@@ -6,6 +6,7 @@ import { run } from '../../src/cli/simulate';
 import { YkcServer } from '../../src/gateway';
 import { Fleet, pileNoAt } from '../../src/simulator';
 import { sampleTariff } from './platform';
+import { freePort } from '../support/ports';
 
 function fakeIo() {
   const out: string[] = [];
@@ -112,8 +113,22 @@ describe('simulator: fleet and `ykc simulate`', function () {
     assert.ok(report.stats.logins >= 3);
   });
 
+  it('`ykc simulate` against a closed port says so (ECONNREFUSED on stderr, in the summary and the report)', async () => {
+    const closed = await freePort();
+    const f = fakeIo();
+    const code = await run(['--port', String(closed), '--piles', '2', '--duration', '1.5'], f.io);
+    assert.equal(code, 0);
+    const problem = f.err.map((l) => (l.startsWith('{') ? JSON.parse(l) : null)).find((x) => x && x.event === 'problem');
+    assert.ok(problem, `a problem line on stderr: ${f.err.join(' | ')}`);
+    assert.equal(problem.errno, 'ECONNREFUSED');
+    assert.equal(problem.port, closed);
+    assert.match(f.err[f.err.length - 1], /^online 0\/2 .* failures, last: ECONNREFUSED/);
+    const report = JSON.parse(f.out[0]);
+    assert.ok(report.problems.ECONNREFUSED >= 2);
+  });
+
   it('`ykc simulate` refuses bad options with exit code 2', async () => {
-    for (const args of [[], ['--port', '1', '--piles', '0'], ['--port', '1', '--scenario', 'chaos'], ['--port', '1', '--speed', '-2'], ['--port', '1', '--base', '123'], ['--port', '1', '--session-minutes', '5-2']]) {
+    for (const args of [[], ['--port', '1', '--prot', '18770'], ['--port', '1', 'extra'], ['--port', '1', '--piles', '0'], ['--port', '1', '--scenario', 'chaos'], ['--port', '1', '--speed', '-2'], ['--port', '1', '--base', '123'], ['--port', '1', '--session-minutes', '5-2']]) {
       const f = fakeIo();
       assert.equal(await run(args, f.io), 2, args.join(' '));
       assert.equal(JSON.parse(f.err[0]).code, 'YKC_INPUT');

@@ -208,6 +208,21 @@ describe('nodes: ykc-orders', function () {
     should(b.alarms.msgs.filter((m) => m.payload.code !== 'offlineWhileCharging')).eql([]);
   });
 
+  it('a corrupt journal in the user directory: YKC_STORE reaches Catch, the file is set aside, the readable order kept', async () => {
+    const dir = path.join(userDir, 'ykc');
+    fs.mkdirSync(dir, { recursive: true });
+    const t = `${PILE}01${'0'.repeat(15)}7`;
+    const order = { tradeNo: t, pileNo: PILE, gunNo: 1, state: 'charging', origin: 'card', at: [0, 1, 1, 0, 0, 0, 0, 0], updatedAt: 1, rtAt: 0, rtEnergy: 0, rtAmount: 0, stopReason: null, record: null, resends: 0, recordResult: null, closeReason: null, reused: false };
+    fs.writeFileSync(path.join(dir, 'orders-o1.jsonl'), `${JSON.stringify({ o: order })}\nnot json at all\n`);
+    const rt = await start();
+    const caught = await rt.caught.next(5000, 'YKC_STORE');
+    should(caught.error.code).equal('YKC_STORE');
+    should(caught.payload.badLines).equal(1);
+    should(fs.readdirSync(dir).some((f) => f.startsWith('orders-o1.jsonl.corrupt-'))).be.true();
+    rt.send({ topic: 'snapshot' });
+    should((await rt.snaps.next()).payload.orders.map((o: Msg) => [o.tradeNo, o.state, o.origin])).eql([[t, 'charging', 'card']]);
+  });
+
   describe('editor files', () => {
     const read = (rel: string) => fs.readFileSync(path.join(REPO_ROOT, rel), 'utf8');
     const keys = (o: unknown, prefix = ''): string[] =>

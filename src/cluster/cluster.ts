@@ -310,6 +310,10 @@ export class YkcCluster extends EventEmitter<ClusterEvents> implements RemotePil
     if (id === this.id) {
       // Our own record cleared while we are connected: a will of an earlier session of ours.
       if (!rec && this.transport.connected() && !this.stopped) this.publishInstance().catch(() => {});
+      // A newer record under our id that we did not write: another process was given the same id.
+      else if (rec && rec.epoch > this.epoch && rec.host !== undefined) {
+        this.problem('YKC_INPUT', `another process announces itself as cluster instance ${this.id} (host ${rec.host}): give every instance its own id`, { instance: this.id, host: rec.host });
+      }
       return;
     }
     if (!rec) {

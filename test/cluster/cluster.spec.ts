@@ -251,6 +251,17 @@ describe('cluster: gateways over an MQTT broker', function () {
     assert.equal(a.server.counters.recordsConfirmed, 1);
   });
 
+  it('says so when another process announces itself under the same instance id', async () => {
+    const a = await instance('A');
+    const problems: string[] = [];
+    a.cluster.on('problem', (p) => problems.push(p.message));
+    const raw = await rawClient(broker, []);
+    raws.push(raw);
+    await raw.client.publishAsync('ykc/instances/A', JSON.stringify({ instance: 'A', epoch: Date.now() + 60_000, host: 'elsewhere', events: false, v5: false }), { qos: 1, retain: true });
+    await waitFor(() => problems.some((m) => /another process announces itself as cluster instance A \(host elsewhere\)/.test(m)), 'the duplicate id reported');
+    await raw.client.publishAsync('ykc/instances/A', '', { qos: 1, retain: true });
+  });
+
   it('sends pile events to the broker only while another instance asks for them', async () => {
     const a = await instance('A');
     const b = await instance('B');

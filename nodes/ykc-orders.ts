@@ -24,6 +24,7 @@ interface YkcOrdersDef extends NodeDef {
   maxOpenOrders?: string | number;
   historySize?: string | number;
   persist?: boolean;
+  selfAudit?: boolean;
 }
 
 const num = (v: unknown, dflt: number, min = 0): number => {
@@ -78,6 +79,7 @@ export = function (RED: NodeAPI): void {
       maxOpenOrders: Math.round(num(config.maxOpenOrders, 50_000, 1)),
       historySize: Math.round(num(config.historySize, 10_000, 1)),
       offsetMinutes: gw.options.utcOffsetMinutes,
+      selfAudit: config.selfAudit === true,
     };
     // One sweep for all orders, often enough for the smallest threshold (tests use fractions of a second).
     const smallest = Math.min(opts.startNotConfirmedMs!, opts.realtimeSilentMs!, opts.recordMissingMs!, opts.recordUnconfirmedMs!, Math.max(opts.offlineWhileChargingMs!, 1000));

@@ -9,6 +9,7 @@
  */
 import { EventEmitter } from 'events';
 import { YkcError } from '../protocol';
+import { auditRecord } from '../billing/audit';
 import type { FrameEvent, RecordEvent, SessionEvent, YkcServer } from '../gateway';
 import { parseWallTime, instantOf } from '../protocol';
 import { Alarm, AlarmCode, alarmKey, AlarmPayload, alarmPayload, LATCHED } from './alarms';
@@ -45,6 +46,8 @@ export interface OrderTrackerOptions {
   maxAlarms: number;
   /** How often the one sweep timer runs. */
   sweepMs: number;
+  /** Audit each record against the tariff in force for its session (the gateway's tariff history); a failure raises auditFailed. */
+  selfAudit: boolean;
   /** Minutes east of UTC for the ISO times (and the wall times in records): China +480. */
   offsetMinutes: number;
   /** The time source (tests and benches). */
@@ -65,6 +68,7 @@ export const DEFAULT_ORDER_OPTIONS: Readonly<OrderTrackerOptions> = {
   historySize: 10_000,
   maxAlarms: 10_000,
   sweepMs: 1000,
+  selfAudit: false,
   offsetMinutes: 480,
   now: Date.now,
 };
@@ -102,6 +106,8 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
   private readonly cardMethod = new Map<string, number>();
   private sweepTimer: NodeJS.Timeout | null = null;
   private readonly loadedAt: number;
+  /** With selfAudit and a gateway attached: the audit of a record body against its session's tariff. */
+  private auditor: ((pileNo: string, body: Record<string, unknown>) => { ok: boolean; details: Record<string, unknown> } | null) | null = null;
   /** maxAlarms reached (reported once until there is room again). */
   private alarmsFull = false;
 
@@ -138,6 +144,14 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
   attach(gw: YkcServer): () => void {
     const now = this.options.now();
     for (const p of gw.piles()) if (p.pileNo) this.setOnline(p.pileNo, now);
+    if (this.options.selfAudit) {
+      this.auditor = (pileNo, body) => {
+        const st = gw.sessionTariff(pileNo, body);
+        if (!st) return null; // no tariff known for the pile: nothing to audit against
+        const r = auditRecord(body, st.tariff as unknown as Record<string, unknown>, { now: Date.now(), offsetMinutes: this.options.offsetMinutes });
+        return { ok: r.ok, details: { by: 'ykc-orders', tariffSource: st.source, mismatches: r.mismatches, inconsistencies: r.inconsistencies } };
+      };
+    }
     const onFrame = (ev: FrameEvent) => this.onFrame(ev);
     const onSent = (ev: FrameEvent) => this.onSent(ev);
     const onRecord = (ev: RecordEvent) => this.onRecord(ev, false);
@@ -153,6 +167,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     gw.on('online', onOnline);
     gw.on('offline', onOffline);
     return () => {
+      this.auditor = null;
       gw.off('frame', onFrame);
       gw.off('sent', onSent);
       gw.off('record', onRecord);
@@ -293,6 +308,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
       o.record = summary;
       o.stopReason = summary.stopReason;
       this.checkMeter(o, summary, now);
+      this.selfAudit(o, b, now);
       if (o.state === 'recorded') this.changed(o, now); // created from this record: announced with it
       else this.advance(o, 'recorded', now);
       this.clearAlarm('recordMissing', tradeNo, 'record received', now);
@@ -554,6 +570,19 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
         meterStart: r.meterStart, meterEnd: r.meterEnd, totalEnergy: r.totalEnergy, realtimeEnergy: o.rtAt ? o.rtEnergy : null,
       });
     }
+  }
+
+  private selfAudit(o: Order, body: Record<string, unknown>, now: number): void {
+    if (!this.auditor) return;
+    let a: { ok: boolean; details: Record<string, unknown> } | null;
+    try {
+      a = this.auditor(o.pileNo, body);
+    } catch (e) {
+      // A tariff the billing library cannot read: reported, the order goes on.
+      this.problem(new YkcError('YKC_TARIFF', `record ${o.tradeNo} of pile ${o.pileNo} not audited: ${(e as Error).message}`, { tradeNo: o.tradeNo, pileNo: o.pileNo }));
+      return;
+    }
+    if (a && !a.ok) this.raise('auditFailed', o, now, a.details);
   }
 
   private raise(code: AlarmCode, o: { tradeNo: string; pileNo: string; gunNo: number }, now: number, details: Record<string, unknown>): void {

@@ -22,8 +22,8 @@ describe('orders: states and alarms against the gateway and the virtual pile', f
     return rig.alarms.items.filter((a) => a.tradeNo === tradeNo && a.code === code);
   }
 
-  it('a remote start goes requested → started → charging → stopping → ended → recorded → confirmed → closed, no alarm', async () => {
-    await rig.start();
+  it('a remote start goes requested → started → charging → stopping → ended → recorded → confirmed → closed, no alarm (its record passes the self-audit)', async () => {
+    await rig.start({}, { selfAudit: true });
     const p = await rig.pile(1);
     const t = await rig.remoteStart(p, 1, trade(1));
     await rig.states.wait((s) => s.tradeNo === t && s.state === 'charging');
@@ -154,8 +154,8 @@ describe('orders: states and alarms against the gateway and the virtual pile', f
     assert.ok(closed.record!.resends >= 2);
   });
 
-  it('meterAnomaly: the record claims 80 kWh more than the meter ran (meterJump) → raised; acknowledged → cleared', async () => {
-    await rig.start();
+  it('meterAnomaly: the record claims 80 kWh more than the meter ran (meterJump) → raised; acknowledged → cleared (and the self-audit fails it)', async () => {
+    await rig.start({}, { selfAudit: true });
     const p = await rig.pile(8, { faults: { meterJump: 800_000 } });
     const t = await rig.remoteStart(p, 1, trade(8));
     await rig.states.wait((s) => s.tradeNo === t && s.state === 'charging');
@@ -165,9 +165,12 @@ describe('orders: states and alarms against the gateway and the virtual pile', f
     assert.match(String(up.details.reason), /last realtime data said/);
     assert.match(String(up.details.reason), /more than 360 kW could deliver/);
     assert.match(up.text.zh, /电表读数异常/);
+    const audit = await rig.alarms.wait((a) => a.tradeNo === t && a.code === 'auditFailed' && a.active);
+    assert.equal(audit.details.by, 'ykc-orders');
+    assert.equal(audit.details.tariffSource, 'history', 'audited against the model the pile took');
     // Latched: the order closes (the record was confirmed) and the alarm stays until someone looks at it.
     await rig.states.wait((s) => s.tradeNo === t && s.state === 'closed');
-    assert.equal(rig.tracker.snapshot().alarms.filter((a) => a.code === 'meterAnomaly').length, 1);
+    assert.deepEqual(rig.tracker.snapshot().alarms.map((a) => a.code).sort(), ['auditFailed', 'meterAnomaly']);
     const acked = rig.tracker.acknowledge('meterAnomaly', t);
     assert.equal(acked.active, false);
     assert.equal(acked.acknowledged, true);

@@ -43,6 +43,9 @@ export interface SessionHooks {
 
 let nextSessionId = 1;
 
+/** Bytes handed to the splitter per connection per event-loop turn (16 maximum-length frames). */
+const READ_SLICE = 4096;
+
 export class PileSession {
   readonly id = nextSessionId++;
   state: SessionState = 'connected';
@@ -74,6 +77,12 @@ export class PileSession {
   private byteTokens: number;
   private refilledAt = Date.now();
   private rateTimer: NodeJS.Timeout | null = null;
+  /** Read but not yet handed to the splitter (over the rate, or beyond this turn's slice). */
+  private backlog: Buffer | null = null;
+  /** The stream is paused by us (rate or slice), to be resumed when the backlog is done. */
+  private held = false;
+  private resumeAt: NodeJS.Immediate | null = null;
+  private endAfterBacklog = false;
   private seenCrc = 0;
   private seenGarbage = 0;
   private seenRejects = 0;
@@ -117,20 +126,68 @@ export class PileSession {
   }
 
   private readonly onData = (chunk: Buffer | string): void => {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || this.ending) return;
     const b = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk;
     this.bytesIn += b.length;
-    const now = Date.now();
-    this.lastSeen = now;
-    this.refill(now);
-    this.byteTokens -= b.length;
-    try {
-      this.splitter.push(b);
-    } catch (e) {
-      // A bug in a handler must not take the process down; drop this connection instead.
-      this.close(`internal error: ${(e as Error).message}`);
-      return;
+    this.lastSeen = Date.now();
+    this.backlog = this.backlog ? Buffer.concat([this.backlog, b]) : b;
+    this.feed();
+  };
+
+  /**
+   * Hands what was read to the splitter, at most READ_SLICE bytes per event-loop turn and within
+   * the rate allowance; the rest waits (the socket is paused meanwhile, so the kernel's buffers
+   * push back on the sender). A 64 KiB read of 259-byte frames is therefore never decoded, answered
+   * and handed to flows in one block while other piles wait.
+   */
+  private feed(): void {
+    this.resumeAt = null;
+    while (this.backlog && this.state !== 'closed' && !this.ending) {
+      const now = Date.now();
+      this.refill(now);
+      if (this.frameTokens < 0 || this.byteTokens < 0) {
+        this.throttle();
+        return;
+      }
+      const b = this.backlog;
+      const slice = b.length > READ_SLICE ? b.subarray(0, READ_SLICE) : b;
+      this.backlog = b.length > READ_SLICE ? b.subarray(READ_SLICE) : null;
+      this.byteTokens -= slice.length;
+      try {
+        this.splitter.push(slice);
+      } catch (e) {
+        // A bug in a handler must not take the process down; drop this connection instead.
+        this.close(`internal error: ${(e as Error).message}`);
+        return;
+      }
+      this.reportFraming();
+      if (this.splitter.overLimit) {
+        this.close('garbage limit');
+        return;
+      }
+      if (this.backlog) {
+        this.hold();
+        this.resumeAt = setImmediate(() => this.feed());
+        return;
+      }
     }
+    if (this.backlog || this.rateTimer || this.state === 'closed' || this.ending) return;
+    if (this.endAfterBacklog) {
+      this.endAfterBacklog = false;
+      this.hooks.ended(this);
+    } else if (this.held) {
+      this.held = false;
+      this.stream.resume();
+    }
+  }
+
+  private hold(): void {
+    if (this.held) return;
+    this.held = true;
+    this.stream.pause();
+  }
+
+  private reportFraming(): void {
     const st = this.splitter.stats;
     if (st.crcErrors !== this.seenCrc || st.garbageBytes !== this.seenGarbage || st.resyncs !== this.seenRejects + this.seenCrc) {
       const crc = st.crcErrors - this.seenCrc;
@@ -141,9 +198,7 @@ export class PileSession {
       this.seenRejects += rejects;
       this.hooks.framingStats(this, crc, garbage, rejects);
     }
-    if (this.splitter.overLimit) this.close('garbage limit');
-    else this.throttle();
-  };
+  }
 
   private refill(now: number): void {
     const l = this.limits;
@@ -154,22 +209,18 @@ export class PileSession {
     this.byteTokens = Math.min(l.maxBytesPerSecond * l.rateBurstSeconds, this.byteTokens + dt * l.maxBytesPerSecond);
   }
 
-  /**
-   * Over the rate: stop reading until the allowance is back above zero. The chunk already read
-   * was handled whole (nothing is dropped); the kernel's buffers then push back on the sender.
-   */
+  /** Over the rate: stop reading until the allowance is back above zero; nothing read is dropped. */
   private throttle(): void {
-    if (this.state === 'closed' || this.rateTimer || (this.frameTokens >= 0 && this.byteTokens >= 0)) return;
+    if (this.state === 'closed' || this.rateTimer) return;
     const l = this.limits;
     const waitS = Math.max(-this.frameTokens / l.maxFramesPerSecond, -this.byteTokens / l.maxBytesPerSecond);
     const pauseMs = Math.max(1, Math.ceil(waitS * 1000));
     this.ratePauses++;
-    this.stream.pause();
+    this.hold();
     this.rateTimer = setTimeout(() => {
       this.rateTimer = null;
       if (this.state === 'closed') return;
-      this.refill(Date.now());
-      this.stream.resume();
+      this.feed();
     }, pauseMs);
     if (this.ratePauses === 1) this.hooks.rateLimited(this, pauseMs);
   }
@@ -194,7 +245,9 @@ export class PileSession {
   private readonly onStreamEnd = (): void => {
     // The pile half-closed; YKC has no use for half-open connections. The owner closes it, in
     // batches when thousands end at once (a power cut at a site), so live piles keep being served.
-    this.hooks.ended(this);
+    // What it sent last but is still waiting its turn (rate, slices) is handled first.
+    if (this.backlog) this.endAfterBacklog = true;
+    else this.hooks.ended(this);
   };
 
   /** Next sequence number for a frame we originate (0, 1, … wrapping at 65535). */
@@ -256,6 +309,9 @@ export class PileSession {
     this.closeReason = reason;
     if (this.rateTimer) clearTimeout(this.rateTimer);
     this.rateTimer = null;
+    if (this.resumeAt) clearImmediate(this.resumeAt);
+    this.resumeAt = null;
+    this.backlog = null;
     this.queue = [];
     this.queuedBytes = 0;
     this.stream.off('data', this.onData);

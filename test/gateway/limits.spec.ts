@@ -165,6 +165,22 @@ describe('gateway: per-connection and per-pile bounds', function () {
     should(server.isOnline('32010200000002')).be.true(); // slowed, not dropped: nothing it sent is lost
   });
 
+  it('rate-limited input is delayed, never lost: 300 heartbeats then FIN, every one answered before the connection closes', async () => {
+    await start({ maxFramesPerSecond: 200, rateBurstSeconds: 1 });
+    const pile = '32010200000003';
+    const p = await connect();
+    p.write(login(pile));
+    await p.next(0x02);
+    let seen = 0;
+    server.on('frame', (e) => e.frame.type === 0x03 && seen++);
+    const offline = new Promise((r) => server.once('offline', r));
+    p.sock.end(Buffer.concat(Array.from({ length: 300 }, (_, i) => heartbeat(pile, i + 1))));
+    await offline;
+    should(seen).equal(300);
+    await p.until(() => p.frames.filter((f) => f.type === 0x04).length === 300, 'all 300 replies');
+    should(server.counters.rateLimitedConnections).equal(1);
+  });
+
   it('bytes are limited too: garbage at line rate is read at maxBytesPerSecond', async () => {
     await start({ maxBytesPerSecond: 8 * 1024, rateBurstSeconds: 1, maxGarbageBytes: 1 << 30 });
     const s = await connect();

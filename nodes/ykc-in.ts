@@ -108,6 +108,7 @@ export = function (RED: NodeAPI): void {
       else if (e.kind === 'record' && ev.frame && groups.has('records')) relay(() => onRecord(ev));
       else if (e.kind === 'online' && groups.has('session')) relay(() => onOnline(ev));
       else if (e.kind === 'offline' && groups.has('session')) relay(() => onOffline(ev));
+      else if (e.kind === 'gunState' && groups.has('gunState')) relay(() => onGunState(e.event as unknown as GunStateChange));
     };
 
     let metricsTimer: NodeJS.Timeout | null = null;

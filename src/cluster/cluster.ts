@@ -10,7 +10,7 @@
 import { EventEmitter } from 'events';
 import * as os from 'os';
 import { DecodedFrame, FrameInput, schemaForName, schemaForType, YkcError, YkcErrorCode } from '../protocol';
-import type { FrameEvent, RecordEvent, RemotePiles, RequestOptions, SessionEvent, YkcServer } from '../gateway';
+import type { FrameEvent, GunStateChange, RecordEvent, RemotePiles, RequestOptions, SessionEvent, YkcServer } from '../gateway';
 import type { ClusterMessage, ClusterTransport } from './transport';
 import { CLUSTER_NAME, CommandMessage, EventKind, InstanceRecord, parseJson, PileClaim, ReplyMessage, TOPIC_LEVEL, Topics } from './topics';
 
@@ -138,7 +138,7 @@ export class YkcCluster extends EventEmitter<ClusterEvents> implements RemotePil
     this.transport.onMessage((m) => this.onMessage(m));
     this.transport.onConnect(() => void this.announce());
     this.transport.onDisconnect(() => this.emit('directory'));
-    const on = <K extends 'online' | 'offline' | 'frame' | 'record'>(ev: K, h: (...a: never[]) => void) => {
+    const on = <K extends 'online' | 'offline' | 'frame' | 'record' | 'gunState'>(ev: K, h: (...a: never[]) => void) => {
       this.server.on(ev, h as never);
       this.detach.push(() => this.server.off(ev, h as never));
     };
@@ -146,6 +146,9 @@ export class YkcCluster extends EventEmitter<ClusterEvents> implements RemotePil
     on('offline', (e: SessionEvent) => this.onOffline(e));
     on('frame', (e: FrameEvent) => this.publishEvent('frame', e));
     on('record', (e: RecordEvent) => this.publishEvent('record', e));
+    on('gunState', (c: GunStateChange) => {
+      if (this.eventsWanted(c.pileNo) && this.transport.connected()) this.sendEvent('gunState', c.pileNo, { ...c, at: Date.now() });
+    });
     if (this.transport.connected()) void this.announce();
   }
 
@@ -571,7 +574,7 @@ export class YkcCluster extends EventEmitter<ClusterEvents> implements RemotePil
   private onEvent(pileNo: string, kind: string, payload: Buffer): void {
     const ev = parseJson<Record<string, unknown>>(payload);
     if (!ev || ev.instance === this.id) return;
-    if (kind !== 'frame' && kind !== 'record' && kind !== 'online' && kind !== 'offline') return;
+    if (kind !== 'frame' && kind !== 'record' && kind !== 'online' && kind !== 'offline' && kind !== 'gunState') return;
     this.counters.eventsReceived++;
     this.emit('event', { kind, instance: String(ev.instance), pileNo, event: ev });
   }

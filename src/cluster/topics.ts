@@ -53,7 +53,7 @@ export interface ReplyMessage {
   error?: { code: string; message: string; details?: Record<string, unknown> };
 }
 
-export type EventKind = 'frame' | 'record' | 'online' | 'offline';
+export type EventKind = 'frame' | 'record' | 'online' | 'offline' | 'gunState';
 
 export class Topics {
   constructor(readonly cluster: string) {}

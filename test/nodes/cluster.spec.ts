@@ -55,7 +55,7 @@ describe('nodes: ykc-server in a cluster (mqtt-broker config node)', function ()
     server('sA', 'A'),
     server('sB', 'B'),
     { id: 't1', z: 'tab', type: 'ykc-tariff', server: 'sB', pile: PA, pileType: 'str', ...MODEL, wires: [['ok'], ['no'], ['err']] },
-    { id: 'in1', z: 'tab', type: 'ykc-in', server: 'sB', scope, groups: ['session'], wires: [['ev']] },
+    { id: 'in1', z: 'tab', type: 'ykc-in', server: 'sB', scope, groups: ['session', 'gunState'], wires: [['ev']] },
     { id: 'st1', z: 'tab', type: 'ykc-start', server: 'sB', pile: PA, pileType: 'str', gun: 1, balance: '100.00', confirmWindow: '30', wires: [['sok'], ['err'], ['err'], ['sev']] },
     { id: 'sok', z: 'tab', type: 'helper' },
     { id: 'sev', z: 'tab', type: 'helper' },
@@ -108,7 +108,7 @@ describe('nodes: ykc-server in a cluster (mqtt-broker config node)', function ()
   });
 
   it('ykc-in "whole cluster" emits the other instance’s pile events with the holding instance; the piles API lists the cluster', async () => {
-    const { out } = await start();
+    const { out, pa } = await start();
     await waitFor(() => {
       const on = new Map(out.ev.msgs.filter((x) => x.topic.endsWith('/online')).map((x) => [x.ykc.pileNo, x.ykc.instance]));
       return on.get(PA) === 'A' && on.get(PB) === 'B';
@@ -116,6 +116,8 @@ describe('nodes: ykc-server in a cluster (mqtt-broker config node)', function ()
     const res = await helper.request().get('/ykc/servers/sB/piles').expect(200);
     const rows = (res.body as Array<{ pileNo: string; instance: string }>).map((r) => [r.pileNo, r.instance]).sort();
     should(rows).eql([[PA, 'A'], [PB, 'B']]);
+    pa.plug(1);
+    await waitFor(() => out.ev.msgs.some((m) => m.topic === `ykc/${PA}/gunState` && m.ykc.instance === 'A' && m.payload.stateName === 'idle-plugged'), 'the gun state of PA, relayed from A', 15_000);
   });
 
   it('ykc-start on B for a pile held by A: accepted, then "chargingConfirmed" from A\'s realtime frames, without cluster-wide events', async () => {

@@ -737,6 +737,8 @@ export class YkcServer extends EventEmitter<ServerEvents> {
       this.refuseForeign(s, ev, ref, claimed);
       return;
     }
+    // The session under this trade number is over: a later frame naming it starts another (tariff in force).
+    this.tariffHistory.recordSeen(pileNo, tradeNo);
     const arrival = this.records.classify(ref);
     const mode = this.options.recordConfirm;
     if (arrival === 'resend-confirmed') {

@@ -51,6 +51,8 @@ interface PileState {
   entries: TariffEntry[];
   /** Trade number → first seen (epoch ms), oldest first. */
   trades: Map<string, number>;
+  /** Trade numbers of `trades` whose record arrived: a later frame with one is a new session reusing it. */
+  ended: Set<string>;
 }
 
 type Line =
@@ -167,8 +169,20 @@ export class TariffHistory {
   /** A frame of a logged-in pile carried this trade number (not the record itself). Cheap when already known. */
   tradeSeen(pileNo: string, tradeNo: string, at: number): void {
     if (NON_UNIQUE_TRADE.test(tradeNo)) return;
-    if (this.piles.get(pileNo)?.trades.has(tradeNo)) return;
+    const known = this.piles.get(pileNo);
+    if (known?.trades.has(tradeNo) && !known.ended.delete(tradeNo)) return;
+    // New, or its record came already: firmware that repeats a trade number starts another session under it.
     this.addTrade(pileNo, tradeNo, this.stamp(at), true);
+  }
+
+  /**
+   * The pile sent the record of this trade number: its session is over. The record is still dated by
+   * its first frame; the next frame naming the number starts a new session (firmware that repeats a
+   * trade number would otherwise have every later session judged by the first one's tariff).
+   */
+  recordSeen(pileNo: string, tradeNo: string): void {
+    const s = this.piles.get(pileNo);
+    if (s?.trades.has(tradeNo)) s.ended.add(tradeNo);
   }
 
   private stamp(at: number): number {
@@ -215,7 +229,7 @@ export class TariffHistory {
       // Most recently changed last, so the bound drops the pile least recently changed.
       this.piles.delete(pileNo);
     } else {
-      s = { entries: [], trades: new Map() };
+      s = { entries: [], trades: new Map(), ended: new Set() };
     }
     this.piles.set(pileNo, s);
     while (this.piles.size > this.limits.piles) {
@@ -248,12 +262,17 @@ export class TariffHistory {
 
   private addTrade(pileNo: string, tradeNo: string, at: number, write: boolean): void {
     const s = this.state(pileNo);
-    if (s.trades.has(tradeNo)) return;
+    if (s.trades.has(tradeNo)) {
+      // Loading: a later line for the number is a later session under it (see tradeSeen). Live: re-dated on purpose.
+      s.trades.delete(tradeNo);
+      this.live--;
+    }
     s.trades.set(tradeNo, at);
     this.live++;
     for (const [t, seen] of s.trades) {
       if (s.trades.size <= this.limits.tradesPerPile && seen >= at - this.limits.maxAgeMs) break;
       s.trades.delete(t);
+      s.ended.delete(t);
       this.live--;
     }
     if (write) this.log?.append({ pile: pileNo, tradeNo, seen: at }, this.liveLines());

@@ -34,7 +34,8 @@ function roundTrip(cp56: Buffer, at: number): { ok: boolean; decoded: unknown } 
   return { ok: back.equals(frame), decoded: f.body[at === 24 ? 'startTime' : 'endTime'] };
 }
 
-describe('adversarial: CP56 odd values round-trip byte for byte through decode, JSON and encode', () => {
+describe('adversarial: CP56 odd values round-trip byte for byte through decode, JSON and encode', function () {
+  this.timeout(60_000);
   it('hand-picked: weekday 0 and 7, summer bit, weekday bits on an invalid minute / hour / day, IV, 29 February, zero', () => {
     const cases: Array<[string, RegExp | null]> = [
       ['E8030A0C0D0C17', /^2023-12-13 12:10:01$/], // weekday 0
@@ -60,10 +61,10 @@ describe('adversarial: CP56 odd values round-trip byte for byte through decode, 
     }
   });
 
-  it('20 000 random patterns (biased towards near-valid times) round-trip', () => {
+  it('10 000 random patterns (biased towards near-valid times) round-trip', () => {
     const next = rng(0x1c56);
     const bad: string[] = [];
-    for (let i = 0; i < 20_000; i++) {
+    for (let i = 0; i < 10_000; i++) {
       const b = Buffer.alloc(7);
       for (let j = 0; j < 7; j++) b[j] = next() & 0xff;
       if (i % 2 === 0) {

@@ -32,8 +32,11 @@ export class BoundedMap<V> {
     this.order.push([key, n]);
     while (this.map.size > this.max) this.evictOldest();
     // Stale pairs (deleted or set again) are dropped once they outnumber the live ones.
-    if (this.order.length - this.head > 2 * this.map.size + 1024) this.order = [...this.liveOrder()];
-    else if (this.head > 1024 && this.head * 2 > this.order.length) {
+    if (this.order.length - this.head > 2 * this.map.size + 1024) {
+      // The rebuilt list starts with the oldest live entry: the read position starts over with it.
+      this.order = [...this.liveOrder()];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.order.length) {
       this.order = this.order.slice(this.head);
       this.head = 0;
     }

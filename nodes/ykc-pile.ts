@@ -349,7 +349,7 @@ export = function (RED: NodeAPI): void {
           car.vin = x.padEnd(17, '0');
           continue;
         }
-        const range = CAR_FIELDS[k];
+        const range = Object.hasOwn(CAR_FIELDS, k) ? CAR_FIELDS[k] : undefined;
         if (!range) throw fail('carField', { field: k, fields: ['vin', ...Object.keys(CAR_FIELDS)].join(', ') });
         const n = numberOf(x);
         if (!(n >= range[0] && n <= range[1])) throw fail('carRange', { field: k, value: JSON.stringify(x), min: range[0], max: range[1] });

@@ -24,16 +24,21 @@ export interface JournalLoad {
   problems: JournalProblem[];
 }
 
+/** An entry as the line the journal holds (JSON and a newline). Callers keep it: a rewrite then only joins strings. */
+export function journalLine(e: JournalEntry): string {
+  return `${JSON.stringify(e)}\n`;
+}
+
 export interface RecordJournal {
   /** Reads what is on disk; never throws for bad content (it is reported in `problems`). */
   load(): JournalLoad;
   /**
-   * Adds one entry. `durable`: on disk (fsync) when this returns. Throws when it cannot be written;
-   * after that, entries wait for compact() (wantsCompaction() is true until it succeeds).
+   * Adds one entry (its journalLine()). `durable`: on disk (fsync) when this returns. Throws when it
+   * cannot be written; after that, entries wait for compact() (wantsCompaction() is true until it succeeds).
    */
-  append(entry: JournalEntry, durable: boolean): void;
-  /** Replaces the whole journal with these entries, atomically. */
-  compact(entries: JournalEntry[]): void;
+  append(line: string, durable: boolean): void;
+  /** Replaces the whole journal with these lines (journalLine() of each entry), atomically. */
+  compact(lines: string[]): void;
   /** True when the log holds much more than `live` entries (or a failed write left it unsure). */
   wantsCompaction(live: number): boolean;
   /** Writes anything not yet on disk. */
@@ -104,6 +109,11 @@ export class FileJournal implements RecordJournal {
   private unsure = false;
   /** A journal of the earlier format next to this one, renamed once its content is in ours. */
   private migrateFrom: string | null = null;
+  /**
+   * A rewrite in progress: the snapshot is in `tmp`, its fsync runs off the event loop; lines
+   * appended meanwhile (to the old file, as usual) are also kept in `since` for the new file.
+   */
+  private rewrite: { fd: number; tmp: string; lines: number; since: string[]; durable: boolean } | null = null;
 
   /**
    * @param file the journal (JSON lines; `records-<id>.jsonl`). A `.json` file of the earlier
@@ -118,6 +128,7 @@ export class FileJournal implements RecordJournal {
 
   load(): JournalLoad {
     const problems: JournalProblem[] = [];
+    this.removeStaleTemps();
     let source = this.file;
     let text = this.read(this.file, problems);
     if (text === null && this.file.endsWith('.jsonl')) {
@@ -160,9 +171,13 @@ export class FileJournal implements RecordJournal {
     return { entries, problems };
   }
 
-  append(entry: JournalEntry, durable: boolean): void {
-    this.buffer.push(`${JSON.stringify(entry)}\n`);
+  append(line: string, durable: boolean): void {
+    this.buffer.push(line);
     this.lines++;
+    if (this.rewrite) {
+      this.rewrite.since.push(line);
+      this.rewrite.durable ||= durable;
+    }
     // After a failed write the entry waits for compact() (wantsCompaction() says so), which writes the whole state.
     if (this.unsure) return;
     if (durable || this.flushMs <= 0) {
@@ -183,28 +198,35 @@ export class FileJournal implements RecordJournal {
   }
 
   wantsCompaction(live: number): boolean {
-    return this.unsure || this.lines > 2 * live + COMPACT_SLACK;
+    return this.unsure || (!this.rewrite && this.lines > 2 * live + COMPACT_SLACK);
   }
 
-  compact(entries: JournalEntry[]): void {
+  /**
+   * Rewrites the file from `entries`. While the file we append to is sound (the usual, periodic
+   * case) the snapshot's fsync runs off the event loop — a 20,000-line fsync would otherwise stall
+   * every pile's replies — and the old file stays complete until the rename. Right after load or
+   * a failed write it is done at once.
+   */
+  compact(entries: string[]): void {
+    if (this.fd !== null && !this.unsure) {
+      this.compactInBackground(entries);
+      return;
+    }
+    this.abandonRewrite();
     const tmp = `${this.file}.${process.pid}.tmp`;
     const dir = path.dirname(this.file);
     fs.mkdirSync(dir, { recursive: true });
     try {
       const fd = fs.openSync(tmp, 'w');
       try {
-        this.writeAll(fd, entries.map((e) => `${JSON.stringify(e)}\n`).join(''));
+        this.writeAll(fd, entries.join(''));
         fs.fdatasyncSync(fd);
       } finally {
         fs.closeSync(fd);
       }
       fs.renameSync(tmp, this.file);
     } catch (e) {
-      try {
-        fs.unlinkSync(tmp);
-      } catch {
-        /* no temp file was written */
-      }
+      removeQuietly(tmp);
       this.unsure = true;
       throw e;
     }
@@ -226,11 +248,81 @@ export class FileJournal implements RecordJournal {
     }
   }
 
+  private compactInBackground(entries: string[]): void {
+    if (this.rewrite) return;
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    let fd: number | null = null;
+    try {
+      fd = fs.openSync(tmp, 'w');
+      this.writeAll(fd, entries.join(''));
+    } catch (e) {
+      if (fd !== null) fs.closeSync(fd);
+      removeQuietly(tmp);
+      throw e;
+    }
+    const job = { fd, tmp, lines: entries.length, since: [] as string[], durable: false };
+    this.rewrite = job;
+    fs.fdatasync(fd, (err) => {
+      if (this.rewrite !== job) return; // closed, or replaced by a rewrite done at once
+      try {
+        if (err) throw err;
+        this.finishRewrite(job);
+      } catch (e) {
+        this.abandonRewrite();
+        this.onError?.(e instanceof Error ? e : new Error(String(e)));
+      }
+    });
+  }
+
+  /** The snapshot is on disk: add what came since, then swap the files (the old one was complete until now). */
+  private finishRewrite(job: NonNullable<FileJournal['rewrite']>): void {
+    // Whatever waits in the buffer goes to the old file first: both files then hold every line.
+    this.writeOut(false);
+    if (job.since.length) {
+      this.writeAll(job.fd, job.since.join(''));
+      // A confirmation reported durable must stay so in the new file.
+      if (job.durable) fs.fdatasyncSync(job.fd);
+    }
+    fs.closeSync(job.fd);
+    fs.renameSync(job.tmp, this.file);
+    this.rewrite = null;
+    syncDir(path.dirname(this.file));
+    this.closeFd();
+    this.lines = job.lines + job.since.length;
+  }
+
+  /** Rewrites cut short by a crash leave `<file>.<pid>.tmp`; the journal itself was complete without them. */
+  private removeStaleTemps(): void {
+    const dir = path.dirname(this.file);
+    const base = path.basename(this.file);
+    let names: string[] = [];
+    try {
+      names = fs.readdirSync(dir);
+    } catch {
+      return;
+    }
+    for (const n of names) if (n.startsWith(`${base}.`) && /^\.\d+\.tmp$/.test(n.slice(base.length))) removeQuietly(path.join(dir, n));
+  }
+
+  private abandonRewrite(): void {
+    const job = this.rewrite;
+    if (!job) return;
+    this.rewrite = null;
+    try {
+      fs.closeSync(job.fd);
+    } catch {
+      /* closed already */
+    }
+    removeQuietly(job.tmp);
+  }
+
   flush(): void {
     this.writeOut(false);
   }
 
   close(): void {
+    // The old file holds everything: a rewrite still in progress is simply dropped.
+    this.abandonRewrite();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     try {
@@ -308,6 +400,14 @@ export class FileJournal implements RecordJournal {
       message: `record journal ${file} ${why}: ${keptAs ? `kept aside as ${keptAs}` : 'it could not be renamed either'}; started with the ${details.entriesRead ?? 0} entries that could be read`,
       details: { file, keptAs, ...details },
     };
+  }
+}
+
+function removeQuietly(file: string): void {
+  try {
+    fs.unlinkSync(file);
+  } catch {
+    /* not there */
   }
 }
 

@@ -10,7 +10,7 @@
  */
 import { createHash } from 'crypto';
 import { BoundedMap } from './bounded-map';
-import { FileJournal, JournalEntry, RecordJournal } from './journal';
+import { FileJournal, JournalEntry, journalLine, RecordJournal } from './journal';
 import { isTransactionRecordType } from '../protocol';
 
 export { FileJournal };
@@ -62,14 +62,17 @@ export class RecordBook {
   /** Held keys by trade number: confirmations that name no pile or no content find their record without a scan. */
   private readonly heldByTrade = new Map<string, Set<string>>();
   private readonly heldPerPile = new Map<string, number>();
-  /** Result sent (0 received, 1 illegal), by record key; the oldest forgotten beyond `memory`. */
-  private readonly confirmed: BoundedMap<number>;
   /**
-   * Emitted before (a restart, or a hold that timed out) and never confirmed: key → receivedAt.
+   * Result sent (0 received, 1 illegal), by record key, with its journal line (kept, so a rewrite
+   * joins strings instead of serialising the state again); the oldest forgotten beyond `memory`.
+   */
+  private readonly confirmed: BoundedMap<{ r: number; line: string }>;
+  /**
+   * Emitted before (a restart, or a hold that timed out) and never confirmed: key → its journal line.
    * Bounded like the confirmed set: a flow that never confirms must not grow the journal forever.
    * Forgetting the oldest only costs a very late resend its 'resend-unconfirmed' flag.
    */
-  private readonly unconfirmed: BoundedMap<number>;
+  private readonly unconfirmed: BoundedMap<string>;
   /**
    * Trade numbers from a journal of the earlier format, which kept no pile or content: a copy
    * matching one is flagged `resend-unconfirmed` and handed to the flow (stored idempotently), never
@@ -113,7 +116,7 @@ export class RecordBook {
 
   /** The result this exact record was confirmed with. */
   confirmedResult(ref: RecordRef): number | undefined {
-    return this.confirmed.get(keyOf(ref));
+    return this.confirmed.get(keyOf(ref))?.r;
   }
 
   heldRecord(ref: RecordRef): PendingRecord | undefined {
@@ -152,7 +155,7 @@ export class RecordBook {
   /** Confirmed entries with this trade number (a scan: only when nothing is held for it). */
   findConfirmed(tradeNo: string, pileNo?: string, id?: string): Array<RecordRef & { result: number }> {
     const out: Array<RecordRef & { result: number }> = [];
-    for (const [k, result] of this.confirmed.entries()) {
+    for (const [k, { r: result }] of this.confirmed.entries()) {
       const r = refOf(k);
       if (r.tradeNo === tradeNo && (pileNo === undefined || r.pileNo === pileNo) && (id === undefined || r.id === id || r.id === ANY_CONTENT)) out.push({ ...r, result });
     }
@@ -166,8 +169,9 @@ export class RecordBook {
     if (!byTrade) this.heldByTrade.set(rec.tradeNo, (byTrade = new Set()));
     byTrade.add(key);
     this.heldPerPile.set(rec.pileNo, (this.heldPerPile.get(rec.pileNo) ?? 0) + 1);
-    this.unconfirmed.set(key, rec.receivedAt);
-    this.append({ k: 'h', p: rec.pileNo, t: rec.tradeNo, i: rec.id, a: rec.receivedAt }, false);
+    const line = journalLine({ k: 'h', p: rec.pileNo, t: rec.tradeNo, i: rec.id, a: rec.receivedAt });
+    this.unconfirmed.set(key, line);
+    this.append(line, false);
   }
 
   /** The hold expired: forget the copy but remember it was handed to the flow. */
@@ -183,9 +187,10 @@ export class RecordBook {
     const key = keyOf(ref);
     const record = this.release(key);
     this.unconfirmed.delete(key);
-    this.confirmed.set(key, result);
+    const line = journalLine({ k: 'c', p: ref.pileNo, t: ref.tradeNo, i: ref.id, r: result });
+    this.confirmed.set(key, { r: result, line });
     if (ref.id === ANY_CONTENT || (this.legacy.get(ref.tradeNo) ?? ref.pileNo) === ref.pileNo) this.legacy.delete(ref.tradeNo);
-    const ok = this.append({ k: 'c', p: ref.pileNo, t: ref.tradeNo, i: ref.id, r: result }, durable);
+    const ok = this.append(line, durable);
     return { record, durable: ok && !!this.journal };
   }
 
@@ -201,18 +206,12 @@ export class RecordBook {
     this.guard(() => this.journal?.close());
   }
 
-  /** Everything the journal must keep, in the order it happened. */
-  private snapshot(): JournalEntry[] {
-    const out: JournalEntry[] = [];
-    for (const [t, p] of this.legacy) out.push({ k: 'l', t, p });
-    for (const [k, a] of this.unconfirmed.entries()) {
-      const r = refOf(k);
-      out.push({ k: 'h', p: r.pileNo, t: r.tradeNo, i: r.id, a });
-    }
-    for (const [k, result] of this.confirmed.entries()) {
-      const r = refOf(k);
-      out.push({ k: 'c', p: r.pileNo, t: r.tradeNo, i: r.id, r: result });
-    }
+  /** Everything the journal must keep, in the order it happened, as its lines. */
+  private snapshot(): string[] {
+    const out: string[] = [];
+    for (const [t, p] of this.legacy) out.push(journalLine({ k: 'l', t, p }));
+    for (const [, line] of this.unconfirmed.entries()) out.push(line);
+    for (const [, { line }] of this.confirmed.entries()) out.push(line);
     return out;
   }
 
@@ -225,10 +224,10 @@ export class RecordBook {
     const key = keyOf({ pileNo: e.p, tradeNo: e.t, id: e.i });
     if (e.k === 'h') {
       if (this.confirmed.has(key)) return;
-      this.unconfirmed.set(key, e.a);
+      this.unconfirmed.set(key, journalLine(e));
     } else {
       this.unconfirmed.delete(key);
-      this.confirmed.set(key, e.r);
+      this.confirmed.set(key, { r: e.r, line: journalLine(e) });
     }
   }
 
@@ -247,11 +246,11 @@ export class RecordBook {
   }
 
   /** Appends one entry (O(1)); now and then the log is rewritten from the live state. False when not written. */
-  private append(e: JournalEntry, durable: boolean): boolean {
+  private append(line: string, durable: boolean): boolean {
     const j = this.journal;
     if (!j) return false;
     const ok = this.guard(() => {
-      j.append(e, durable);
+      j.append(line, durable);
       return true;
     });
     if (!j.wantsCompaction(this.unconfirmed.size + this.confirmed.size + this.legacy.size)) return ok === true;

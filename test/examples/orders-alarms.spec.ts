@@ -81,7 +81,7 @@ describe('example orders-alarms.json', function () {
       brokerPort,
       patch(flow) {
         const w = flow.find((n) => n.type === 'ykc-orders')!;
-        Object.assign(w, { startNotConfirmed: 0.4, realtimeSilent: 0.8, offlineWhileCharging: 0, recordMissing: 0.6, persist: false });
+        Object.assign(w, { startNotConfirmed: 1.5, realtimeSilent: 2, offlineWhileCharging: 0, recordMissing: 1.5, persist: false });
       },
     });
     pile = new VirtualPile({ port: ex.ykcPort, pileNo: PILE, guns: 2, speed: 100, seed: 5, faults: { meterJump: 800_000 } });

@@ -37,7 +37,7 @@ function flow(port: number, extra: Record<string, unknown> = {}) {
     { id: 't1', type: 'tab', label: 'orders' },
     { id: 's1', type: 'ykc-server', host: '127.0.0.1', port, autoTimeSync: false, recordConfirm: 'at-once', tariff: TARIFF },
     {
-      id: 'o1', z: 't1', type: 'ykc-orders', server: 's1', startNotConfirmed: 0.4, realtimeSilent: 0.8, offlineWhileCharging: 0, recordMissing: 0.6,
+      id: 'o1', z: 't1', type: 'ykc-orders', server: 's1', startNotConfirmed: 1.5, realtimeSilent: 2, offlineWhileCharging: 0, recordMissing: 1.5,
       recordUnconfirmed: 60, recordUnconfirmedResends: 2, ...extra, wires: [['st'], ['al'], ['sn']],
     },
     { id: 'st', z: 't1', type: 'helper' },

@@ -9,10 +9,10 @@ import { nextEvent, sampleTariff } from '../simulator/platform';
 /** Small thresholds: the piles run 100× faster, so their 15-s realtime period is 150 ms here. */
 export const FAST: Partial<OrderTrackerOptions> = {
   sweepMs: 25,
-  startNotConfirmedMs: 400,
-  realtimeSilentMs: 800,
+  startNotConfirmedMs: 1500,
+  realtimeSilentMs: 2000,
   offlineWhileChargingMs: 0,
-  recordMissingMs: 600,
+  recordMissingMs: 1500,
   recordUnconfirmedMs: 60_000,
   recordUnconfirmedResends: 2,
   requestExpiryMs: 10_000,

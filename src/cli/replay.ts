@@ -8,7 +8,7 @@
 import * as fs from 'fs';
 import { CaptureLine, parseCaptureLine } from '../gateway/capture';
 import { CaptureReplay } from '../simulator/replay';
-import { errorJson, parseArgs } from './args';
+import { checkKnownFlags, errorJson, parseArgs } from './args';
 import { CliIo } from './io';
 
 const USAGE = `usage: ykc replay FILE --port P [--host 127.0.0.1] [--pile PILENO] [--speed 1] [--answer-timeout 5] [--max-gap 60] [--quiet]
@@ -18,7 +18,7 @@ sidebar or \`ykc serve --capture\` write them) against a gateway, as that pile, 
 It answers nothing by itself. Prints each difference between the gateway's answers and the captured ones
 as a JSON line ("differs" with the fields, "missing", "extra"), then a report. Exit 1 if anything differed.`;
 
-const KNOWN = new Set(['host', 'port', 'pile', 'speed', 'answer-timeout', 'max-gap', 'quiet', 'help', 'h']);
+const OPTIONS = ['host', 'port', 'pile', 'speed', 'answer-timeout', 'max-gap', 'quiet'];
 
 function number(v: string | true | undefined, name: string, dflt: number, min: number, max: number): number {
   if (v === undefined) return dflt;
@@ -50,8 +50,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   }
   let replay: CaptureReplay;
   try {
-    const unknown = Object.keys(flags).find((k) => !KNOWN.has(k));
-    if (unknown) throw new Error(`unknown option --${unknown}`);
+    checkKnownFlags(flags, OPTIONS);
     if (positional.length !== 1) throw new Error('give exactly one capture file');
     if (flags.port === undefined) throw new Error('--port is required');
     const pile = flags.pile;

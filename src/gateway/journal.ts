@@ -274,10 +274,11 @@ export class FileJournal implements RecordJournal {
     });
   }
 
-  /** The snapshot is on disk: add what came since, then swap the files (the old one was complete until now). */
+  /**
+   * The snapshot is on disk: add what came since, then swap the files (the old one was complete
+   * until now). Snapshot + since is everything, so lines still buffered for the old file are dropped.
+   */
   private finishRewrite(job: NonNullable<FileJournal['rewrite']>): void {
-    // Whatever waits in the buffer goes to the old file first: both files then hold every line.
-    this.writeOut(false);
     if (job.since.length) {
       this.writeAll(job.fd, job.since.join(''));
       // A confirmation reported durable must stay so in the new file.
@@ -288,6 +289,10 @@ export class FileJournal implements RecordJournal {
     this.rewrite = null;
     syncDir(path.dirname(this.file));
     this.closeFd();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.buffer = [];
+    this.unsure = false;
     this.lines = job.lines + job.since.length;
   }
 

@@ -35,6 +35,8 @@ export class OrderJournal {
   private timer: NodeJS.Timeout | null = null;
   /** Lines in the file (estimate after a failed write). */
   private lines = 0;
+  /** The last append failed and may have left part of a line: the next one starts on a new line. */
+  private torn = false;
 
   constructor(
     readonly file: string,
@@ -131,6 +133,7 @@ export class OrderJournal {
       fs.writeFileSync(tmp, parts.length ? parts.join('\n') + '\n' : '');
       fs.renameSync(tmp, this.file);
       this.lines = parts.length;
+      this.torn = false;
     } catch (e) {
       try {
         fs.unlinkSync(tmp);
@@ -144,13 +147,16 @@ export class OrderJournal {
   flush(): void {
     this.clearTimer();
     if (!this.buffer.length) return;
-    const data = this.buffer.join('\n') + '\n';
+    // Lines are upserts: writing a batch again after a failure is harmless, gluing it to a torn line is not.
+    const data = (this.torn ? '\n' : '') + this.buffer.join('\n') + '\n';
     try {
       fs.mkdirSync(path.dirname(this.file), { recursive: true });
       fs.appendFileSync(this.file, data);
       this.lines += this.buffer.length;
       this.buffer = [];
+      this.torn = false;
     } catch (e) {
+      this.torn = true;
       // Kept for the next attempt; bounded by the compaction that follows the next change.
       this.report(e);
     }

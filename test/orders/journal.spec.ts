@@ -135,6 +135,15 @@ describe('orders: journal, restart, limits', function () {
     t.onSent(frameEv(PILE, 0x34, { tradeNo: T(1), gunNo: 1 }));
     assert.equal(problems[0]?.code, 'YKC_STORE');
     assert.equal(t.order(T(1))?.state, 'requested');
+    // The disk is fine again: the next write carries what failed, on a line of its own.
+    fs.rmdirSync(file);
+    fs.writeFileSync(file, '{"o": {"tradeNo": "torn'); // what a failed append may have left
+    t.onSent(frameEv(PILE, 0x34, { tradeNo: T(2), gunNo: 2 }));
+    t.stop();
+    const text = fs.readFileSync(file, 'utf8');
+    assert.match(text, /^\{"o": \{"tradeNo": "torn\n\{"o":/, 'the batch starts on a new line');
+    const u = make();
+    assert.deepEqual(u.snapshot().orders.map((o) => o.tradeNo).sort(), [T(1), T(2)]);
   });
 
   it('maxOpenOrders: beyond it the oldest open order is closed with reason "limit" (YKC_LIMIT); requests nobody answers expire', () => {

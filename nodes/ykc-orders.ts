@@ -122,7 +122,9 @@ export = function (RED: NodeAPI): void {
       if (held === null) return;
       node.error(toNodeError(e, describe), { topic: 'ykc/orders/problem', payload: { ...e.toJSON(), suppressed: held } } as NodeMessage);
     });
-    const detach = tracker.attach(gw);
+    // Through the server's fan-out (one gateway listener per event however many nodes).
+    const events = server.events;
+    const detach = tracker.attach(gw, events ? (event, fn) => events.on(event, fn) : undefined);
     server.register(node, { status: false });
     showStatus();
 

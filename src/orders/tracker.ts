@@ -10,7 +10,10 @@
 import { EventEmitter } from 'events';
 import { YkcError } from '../protocol';
 import { auditRecord } from '../billing/audit';
-import type { FrameEvent, RecordEvent, SessionEvent, YkcServer } from '../gateway';
+import type { FrameEvent, RecordEvent, ServerEvents, SessionEvent, YkcServer } from '../gateway';
+
+/** Subscribes to one gateway event and returns the unsubscribe (a Node-RED server node fans one gateway listener out). */
+export type GatewaySubscribe = <K extends keyof ServerEvents>(event: K, fn: (...args: ServerEvents[K]) => void) => () => void;
 import { parseWallTime, instantOf } from '../protocol';
 import { Alarm, AlarmCode, alarmKey, AlarmPayload, alarmPayload, LATCHED } from './alarms';
 import { BoundedMap } from '../gateway/bounded-map';
@@ -140,8 +143,17 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     this.sweepTimer.unref?.();
   }
 
-  /** Feeds the tracker from a gateway; returns the function that detaches it. */
-  attach(gw: YkcServer): () => void {
+  /**
+   * Feeds the tracker from a gateway; returns the function that detaches it. `subscribe` (default:
+   * listeners on the gateway itself) lets the ykc-server node share one gateway listener per event.
+   */
+  attach(gw: YkcServer, subscribe?: GatewaySubscribe): () => void {
+    const sub: GatewaySubscribe =
+      subscribe ??
+      ((event, fn) => {
+        (gw as unknown as NodeJS.EventEmitter).on(event, fn as (...a: unknown[]) => void);
+        return () => (gw as unknown as NodeJS.EventEmitter).off(event, fn as (...a: unknown[]) => void);
+      });
     const now = this.options.now();
     for (const p of gw.piles()) if (p.pileNo) this.setOnline(p.pileNo, now);
     if (this.options.selfAudit) {
@@ -159,22 +171,18 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     const onConfirmed = (ev: { tradeNo: string; pileNo: string | null; result: number }) => this.onRecordConfirmed(ev.tradeNo, ev.result);
     const onOnline = (ev: SessionEvent) => ev.pileNo && this.onOnline(ev.pileNo);
     const onOffline = (ev: SessionEvent) => ev.pileNo && this.onOffline(ev.pileNo);
-    gw.on('frame', onFrame);
-    gw.on('sent', onSent);
-    gw.on('record', onRecord);
-    gw.on('recordDuplicate', onDup);
-    gw.on('recordConfirmed', onConfirmed);
-    gw.on('online', onOnline);
-    gw.on('offline', onOffline);
+    const offs = [
+      sub('frame', onFrame),
+      sub('sent', onSent),
+      sub('record', onRecord),
+      sub('recordDuplicate', onDup),
+      sub('recordConfirmed', onConfirmed),
+      sub('online', onOnline),
+      sub('offline', onOffline),
+    ];
     return () => {
       this.auditor = null;
-      gw.off('frame', onFrame);
-      gw.off('sent', onSent);
-      gw.off('record', onRecord);
-      gw.off('recordDuplicate', onDup);
-      gw.off('recordConfirmed', onConfirmed);
-      gw.off('online', onOnline);
-      gw.off('offline', onOffline);
+      for (const off of offs) off();
     };
   }
 

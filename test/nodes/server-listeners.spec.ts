@@ -16,6 +16,7 @@ import { eventually, Inbox } from '../examples/harness';
 const serverNode = require('../../nodes/ykc-server');
 const inNode = require('../../nodes/ykc-in');
 const startNode = require('../../nodes/ykc-start');
+const ordersNode = require('../../nodes/ykc-orders');
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 const N = 12;
@@ -42,14 +43,17 @@ describe('nodes: one gateway listener per event', function () {
         { id: `h${i}`, z: 't1', type: 'helper' },
         { id: `st${i}`, z: 't1', type: 'ykc-start', server: 's1', pile: PILE, gun: 1, balance: '10', wires: [[], [], [], []] },
       ]).flat(),
+      // ykc orders feeds its tracker through the same fan-out.
+      ...[0, 1].map((i) => ({ id: `or${i}`, z: 't1', type: 'ykc-orders', server: 's1', persist: false, wires: [[], [], []] })),
     ];
-    await helper.load([serverNode, inNode, startNode], flow);
+    await helper.load([serverNode, inNode, startNode, ordersNode], flow);
     const s = helper.getNode('s1') as unknown as YkcServerNode;
     await s.ready;
     const gw = s.gateway!;
-    for (const e of ['frame', 'online', 'offline', 'problem', 'sent', 'login'] as const) should(gw.listenerCount(e)).be.belowOrEqual(1, e);
-    should(s.events!.count('frame')).equal(2 * N);
-    should(s.events!.count('offline')).equal(2 * N + 1); // the server's own status too
+    for (const e of ['frame', 'online', 'offline', 'problem', 'sent', 'login', 'recordConfirmed'] as const) should(gw.listenerCount(e)).be.belowOrEqual(1, e);
+    should(s.events!.count('frame')).equal(2 * N + 2);
+    should(s.events!.count('offline')).equal(2 * N + 2 + 1); // the server's own status too
+    should(s.events!.count('recordConfirmed')).equal(2);
     const inboxes = Array.from({ length: N }, (_, i) => new Inbox(helper.getNode(`h${i}`)));
     pile = await ScriptedPile.connect(s.port()!);
     pile.write(loginFrame(PILE));

@@ -3,7 +3,8 @@
  * frame on stdout — a protocol debugger for site owners. SIGINT / SIGTERM close it cleanly.
  */
 import * as fs from 'fs';
-import { GatewayOptions, RecordConfirmMode, RecordEvent, YkcServer } from '../gateway';
+import { FrameEvent, GatewayOptions, RecordConfirmMode, RecordEvent, YkcServer } from '../gateway';
+import { captureLine } from '../gateway/capture';
 import { DEFAULT_TARIFF, Tariff, TariffBody } from '../billing';
 import { YkcError } from '../protocol';
 import { checkKnownFlags, errorJson, intFlag, parseArgs } from './args';
@@ -13,12 +14,17 @@ import { CliIo } from './io';
 export const DEMO_TARIFF: TariffBody = DEFAULT_TARIFF;
 
 const USAGE = `usage: ykc serve [--host 127.0.0.1] [--port 8768] [--allow PILE,PILE…] [--confirm at-once|never]
-                 [--records FILE] [--tariff tariff.json] [--raw] [--heartbeats] [--no-time-sync] [--admit-rate 1000]
+                 [--records FILE] [--capture FILE] [--tariff tariff.json] [--raw] [--heartbeats] [--no-time-sync] [--admit-rate 1000]
 Prints one JSON line per event: listening, connection, login, online, offline, frame, record, stored, problem, close.
 --records FILE appends each transaction record to FILE as a JSON line, makes it durable (fsync), and only
-then acknowledges it to the pile (0x40); a record that cannot be written is not acknowledged (the pile resends).`;
+then acknowledges it to the pile (0x40); a record that cannot be written is not acknowledged (the pile resends).
+--capture FILE appends every frame, both directions and heartbeats included, as capture lines
+({"at","dir":"in"|"out","pileNo","hex"}) for \`ykc decode FILE\` and \`ykc replay FILE\`.`;
 
-const OPTIONS = ['host', 'port', 'allow', 'confirm', 'records', 'tariff', 'raw', 'heartbeats', 'no-time-sync', 'admit-rate'];
+const OPTIONS = ['host', 'port', 'allow', 'confirm', 'records', 'capture', 'tariff', 'raw', 'heartbeats', 'no-time-sync', 'admit-rate'];
+
+/** Capture bytes waiting for the disk before lines are dropped (and counted) instead of queued. */
+export const CAPTURE_MAX_BUFFERED = 8 * 1024 * 1024;
 
 /** The --tariff file, checked as the gateway will use it: unreadable, not JSON or not a tariff → exit 2. */
 function readTariff(file: string): TariffBody {
@@ -47,6 +53,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   let port: number;
   let tariff: TariffBody = DEMO_TARIFF;
   let recordsFd: number | null = null;
+  let capture: fs.WriteStream | null = null;
   const { flags, positional } = parseArgs(args);
   if (flags.help || flags.h) {
     io.out(USAGE);
@@ -79,6 +86,15 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       // New connections read per second; a burst beyond it waits its turn (admitPerSecond).
       admitPerSecond: intFlag(flags, 'admit-rate', 1000, 1, 1_000_000),
     };
+    if (flags.capture !== undefined) {
+      if (typeof flags.capture !== 'string') throw new Error('--capture needs a file name');
+      try {
+        // Opened now so a bad path is a usage error, not a surprise at the first frame.
+        capture = fs.createWriteStream('', { fd: fs.openSync(flags.capture, 'a') });
+      } catch (e) {
+        throw new YkcError('YKC_STORE', `--capture ${flags.capture}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file: flags.capture });
+      }
+    }
     if (records) {
       try {
         recordsFd = fs.openSync(records, 'a');
@@ -130,6 +146,23 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   gw.on('gunState', (e) => line('gunState', e));
   gw.on('problem', (e) => line('problem', e));
   if (flags.raw) gw.on('sent', (e) => line('sent', e));
+  if (capture) {
+    const out = capture;
+    let dropped = 0;
+    const captureFrame = (dir: 'in' | 'out') => (e: FrameEvent) => {
+      const l = captureLine(dir, e);
+      if (!l) return;
+      if (out.writableLength > CAPTURE_MAX_BUFFERED) {
+        if (dropped++ === 0) line('problem', { code: 'YKC_STORE', message: `--capture: the disk is slower than the traffic; frames are dropped from the capture (more than ${CAPTURE_MAX_BUFFERED} bytes waiting)` });
+        return;
+      }
+      out.write(JSON.stringify(l) + '\n');
+    };
+    for (const ev of ['frame', 'record', 'recordDuplicate', 'recordForeign'] as const) gw.on(ev, captureFrame('in'));
+    gw.on('sent', captureFrame('out'));
+    out.on('error', (err) => line('problem', { code: 'YKC_STORE', message: `--capture: ${err.message}` }));
+  }
+  const closeCapture = () => new Promise<void>((resolve) => (capture ? capture.end(() => resolve()) : resolve()));
 
   try {
     const addr = await gw.listen(port, host);
@@ -137,11 +170,13 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   } catch (e) {
     io.err(JSON.stringify({ code: (e as { code?: string }).code ?? 'YKC_LISTEN', message: (e as Error).message }));
     await gw.close();
+    await closeCapture();
     if (recordsFd !== null) fs.closeSync(recordsFd);
     return 1;
   }
   await new Promise<void>((resolve) => io.onStop(resolve));
   await gw.close();
+  await closeCapture();
   if (recordsFd !== null) fs.closeSync(recordsFd);
   line('close', { counters: gw.counters });
   return 0;

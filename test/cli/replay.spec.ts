@@ -12,6 +12,7 @@ import { PassThrough } from 'stream';
 import should from 'should';
 import { main } from '../../src/cli/main';
 import { CliIo } from '../../src/cli/io';
+import { DEFAULT_TARIFF } from '../../src/billing';
 import { GatewayOptions, YkcServer } from '../../src/gateway';
 import { GatewayTap } from '../../src/gateway/tap';
 import { VirtualPile } from '../../src/simulator';
@@ -111,6 +112,44 @@ describe('cli: ykc replay (capture → another gateway)', function () {
     await main(['replay', capture, '--port', String(port), '--speed', '5', '--quiet'], f.io);
     should(f.json().some((e) => e.event === 'extra' && e.name === 'timeSync')).be.true();
     should(answered).not.containEql(0x55);
+  });
+
+  it('ykc serve --capture writes the same format; ykc decode reads it; the capture replays against another gateway', async () => {
+    const file = path.join(dir, 'served.jsonl');
+    const served = fakeIo();
+    let stop: () => void = () => {};
+    served.io.onStop = (cb) => (stop = cb);
+    const running = main(['serve', '--host', '127.0.0.1', '--port', '0', '--capture', file, '--no-time-sync'], served.io);
+    const until = async (pred: () => boolean) => {
+      for (let i = 0; i < 200 && !pred(); i++) await new Promise((r) => setTimeout(r, 20));
+    };
+    await until(() => served.out.length > 0);
+    const port = JSON.parse(served.out[0]).port as number;
+    const pile = new VirtualPile({ port, pileNo: PILE, speed: 20, seed: 4, guns: 1 });
+    pile.connect();
+    await pile.waitOnline();
+    await new Promise((r) => setTimeout(r, 800));
+    await pile.close();
+    stop();
+    should(await running).equal(0);
+    const lines = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    should(lines.map((l) => `${l.dir}:${l.type}`)).containDeep(['in:1', 'out:2', 'in:9', 'out:10', 'in:3', 'out:4']);
+    should(lines.every((l) => typeof l.at === 'string' && l.pileNo === PILE && /^68/.test(l.hex))).be.true();
+
+    const decoded = fakeIo();
+    should(await main(['decode', file], decoded.io)).equal(0);
+    const frames = decoded.json();
+    should(frames).have.length(lines.length);
+    should(frames[0]).containEql({ dir: 'in', pileNo: PILE });
+    should(frames[0].frame).containEql({ type: 1, name: 'login' });
+
+    // serve answers with its built-in tariff; a gateway with that tariff answers the same.
+    const gw = new YkcServer({ autoTimeSync: false });
+    gw.setTariff(null, DEFAULT_TARIFF);
+    const other = (await gw.listen(0, '127.0.0.1')).port;
+    closers.push(() => gw.close());
+    const replayed = fakeIo();
+    should(await main(['replay', file, '--port', String(other), '--speed', '0', '--quiet'], replayed.io)).equal(0, replayed.out.join('\n'));
   });
 
   it('refuses a broken capture (file:line), unknown options and a closed port', async () => {

@@ -243,6 +243,8 @@ export class YkcServer extends EventEmitter<ServerEvents> {
   private readonly requests = new Map<PileSession, PendingRequest[]>();
   /** Sequence values of requests that timed out, per connection: their late replies must not answer a newer request. */
   private readonly timedOut = new WeakMap<PileSession, number[]>();
+  /** Tariff pushes (0x58) that timed out, per connection: a late 0x57 ok to one still means the pile took it. */
+  private readonly latePushes = new WeakMap<PileSession, Array<{ seq: number; body: Record<string, unknown> }>>();
   private readonly tariffs = new Map<string, TariffBody>();
   /** Piles gone offline, oldest first, with when: their state is dropped after offlineRetentionMs / past maxOfflinePiles. */
   private readonly offlineSince = new Map<string, number>();
@@ -613,6 +615,12 @@ export class YkcServer extends EventEmitter<ServerEvents> {
           late.push(p.seq);
           if (late.length > 32) late.shift();
           this.timedOut.set(session, late);
+          if (p.replyType === 0x57 && p.body) {
+            const pushes = this.latePushes.get(session) ?? [];
+            pushes.push({ seq: p.seq, body: p.body });
+            if (pushes.length > 8) pushes.shift();
+            this.latePushes.set(session, pushes);
+          }
           reject(new YkcError('YKC_TIMEOUT', `pile ${pileNo} did not answer ${schema!.name} (${typeHex(schema!.type)}) within ${timeoutMs} ms`, {
             pileNo, type: schema!.type, name: schema!.name, timeoutMs,
           }));
@@ -992,7 +1000,7 @@ export class YkcServer extends EventEmitter<ServerEvents> {
     const ev = this.emitFrame(s, f, buf, receivedAt);
     this.gunStates.onFrame(s.pileNo!, f);
     const pending = this.matchRequest(s, f);
-    this.tariffHook(s.pileNo!, f, pending, receivedAt);
+    this.tariffHook(s, f, pending, receivedAt);
     if (pending) {
       this.dropRequest(pending);
       this.commandLatency.add(receivedAt - pending.sentAt);
@@ -1019,9 +1027,15 @@ export class YkcServer extends EventEmitter<ServerEvents> {
   }
 
   /** Tariff in force: a 0x57 ok to our 0x58 enters the history; any frame naming a trade number dates its session. */
-  private tariffHook(pileNo: string, f: DecodedFrame, pending: PendingRequest | undefined, at: number): void {
+  private tariffHook(s: PileSession, f: DecodedFrame, pending: PendingRequest | undefined, at: number): void {
+    const pileNo = s.pileNo!;
     if (f.type === 0x57) {
-      if (pending?.body && f.body.result === 1) this.tariffHistory.accepted(pileNo, pending.body as unknown as TariffBody, at, '0x58');
+      // A push answered after its request timed out (matched by its sequence bytes): the pile took that model all the same.
+      const swapped = ((f.seq & 0xff) << 8) | (f.seq >>> 8);
+      const pushes = pending ? undefined : this.latePushes.get(s);
+      const i = pushes ? pushes.findIndex((x) => x.seq === f.seq || x.seq === swapped) : -1;
+      const body = pending?.body ?? (i >= 0 ? pushes!.splice(i, 1)[0].body : undefined);
+      if (body && f.body.result === 1) this.tariffHistory.accepted(pileNo, body as unknown as TariffBody, at, '0x58');
     } else if (typeof f.body.tradeNo === 'string' && !isRecordType(f.type)) {
       this.tariffHistory.tradeSeen(pileNo, f.body.tradeNo, at);
     }

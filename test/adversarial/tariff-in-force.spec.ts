@@ -8,7 +8,7 @@ import * as path from 'path';
 import should from 'should';
 import { YkcServer } from '../../src/gateway';
 import { Tariff } from '../../src/billing';
-import { decodeFrame } from '../../src/protocol';
+import { decodeFrame, formatWallTime, wallTimeOf } from '../../src/protocol';
 import { recordBody } from '../support/record-piles';
 import { rawFrame } from '../support/raw';
 import { RawPile } from '../support/raw-pile';
@@ -102,5 +102,28 @@ describe('adversarial: tariff in force', function () {
     should(gw.tariffHistory.firstSeen(PILE, TRADE)).equal(seen);
     should(gw.sessionTariff(PILE, decodeFrame(rawFrame(0x3b, rec2, '0700')).body)!.tariff.modelCode).equal('0063');
     await gw.listen(0, '127.0.0.1');
+  });
+
+  it('a push the pile accepts after the request timed out: its late 0x57 ok (same sequence) still enters the history; a late refusal does not', async () => {
+    pile.write(rawFrame(0x09, PILE, '0200'));
+    await frameOf(pile, 0x0a); // T1 taken
+    const refused = gw.request(PILE, { type: 0x58, body: model(0.9, '0064').toBody(PILE) as unknown as Record<string, unknown> }, { timeoutMs: 200 });
+    const r = await frameOf(pile, 0x58);
+    await refused.then(() => should.fail(null, null, 'no timeout'), (e) => should(e.code).equal('YKC_TIMEOUT'));
+    pile.write(rawFrame(0x57, `${PILE}00`, r.seq.toString('hex')));
+    const late = gw.request(PILE, { type: 0x58, body: T2.toBody(PILE) as unknown as Record<string, unknown> }, { timeoutMs: 200 });
+    const push = await frameOf(pile, 0x58);
+    await late.then(() => should.fail(null, null, 'no timeout'), (e) => should(e.code).equal('YKC_TIMEOUT'));
+    // The slow 4G link delivers the pile's answer now: it took T2.
+    pile.write(rawFrame(0x57, `${PILE}01`, push.seq.toString('hex')));
+    await settle('0300');
+    should(gw.tariffHistory.entries(PILE).map((e) => [e.tariff.modelCode, e.via])).eql([
+      ['0062', '0x0A'],
+      ['0063', '0x58'],
+    ]);
+    // A session started after that (no frame seen: dated by its start time) is judged against T2, as the pile billed it.
+    const start = formatWallTime(wallTimeOf(new Date(Date.now() + 1000), gw.options.utcOffsetMinutes));
+    const rec = { ...decodeFrame(rawFrame(0x3b, recordBody({ trade: TRADE, pile: PILE, variant: 5 }), '0400')).body, startTime: start };
+    should(gw.sessionTariff(PILE, rec)!.tariff.modelCode).equal('0063');
   });
 });

@@ -82,6 +82,12 @@ export = function (RED: NodeAPI): void {
           : n === 0
             ? { fill: 'yellow' as const, shape: 'ring' as const, text: RED._('ykc-server.status.listening', { port: String(node.port()) }) }
             : { fill: 'green' as const, shape: 'dot' as const, text: RED._('ykc-server.status.piles', { count: n }) };
+      const c = node.cluster;
+      if (c && listening && !failed) {
+        status.text += c.connected()
+          ? ` · ${RED._('ykc-server.status.cluster', { total: String(c.piles().length), instances: String(c.liveInstances().length) })}`
+          : ` · ${RED._('ykc-server.status.clusterDown')}`;
+      }
       for (const u of members.values()) if (!ownStatus.has(u.id)) u.status(status);
     };
     // Piles come and go in bursts (a reconnect storm): refresh the status at most 4 times a second.
@@ -141,7 +147,7 @@ export = function (RED: NodeAPI): void {
       return typeof text === 'string' && text !== '' && !text.endsWith(`listenCause.${code}`) ? text : code;
     };
     let listenLoop: ListenLoop | null = null;
-    const cluster = clusterGlue(RED, node, config, (e) => report(e));
+    const cluster = clusterGlue(RED, node, config, (e) => report(e), () => scheduleStatus());
 
     let options: Partial<GatewayOptions>;
     let defaultTariff: TariffBody | null = null;

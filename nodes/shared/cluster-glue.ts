@@ -28,7 +28,14 @@ interface BrokerConfigNode {
   options?: Record<string, unknown>;
 }
 
-export function clusterGlue(RED: NodeAPI, node: YkcServerNode, config: ClusterDef, report: (e: Error) => void): { start(gw: YkcServer): void; stop(): Promise<void> } {
+export function clusterGlue(
+  RED: NodeAPI,
+  node: YkcServerNode,
+  config: ClusterDef,
+  report: (e: Error) => void,
+  /** The directory or the broker connection changed (the server node refreshes its status). */
+  changed: () => void = () => {},
+): { start(gw: YkcServer): void; stop(): Promise<void> } {
   const listeners = new Set<(e: RemoteEvent) => void>();
   const pileListeners = new Map<string, Set<(e: RemoteEvent) => void>>();
   let cluster: YkcCluster | null = null;
@@ -77,6 +84,7 @@ export function clusterGlue(RED: NodeAPI, node: YkcServerNode, config: ClusterDe
           if (watchers) for (const h of watchers) h(e);
         });
         c.on('problem', (p) => report(Object.assign(new Error(p.message), { code: p.code })));
+        c.on('directory', changed);
         c.start();
         cluster = c;
         node.cluster = c;

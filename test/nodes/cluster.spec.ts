@@ -10,7 +10,7 @@ import { VirtualPile } from '../../src/simulator';
 import { Tariff } from '../../src/billing';
 import type { YkcServerNode } from '../../nodes/shared/server-node';
 import { Broker, startBroker, waitFor } from '../cluster/helpers';
-import { Collector, Msg } from './commands-harness';
+import { Collector, lastStatus, Msg } from './commands-harness';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const serverNode = require('../../nodes/ykc-server');
@@ -116,6 +116,9 @@ describe('nodes: ykc-server in a cluster (mqtt-broker config node)', function ()
     const res = await helper.request().get('/ykc/servers/sB/piles').expect(200);
     const rows = (res.body as Array<{ pileNo: string; instance: string }>).map((r) => [r.pileNo, r.instance]).sort();
     should(rows).eql([[PA, 'A'], [PB, 'B']]);
+    // The server's status on its nodes says the cluster is joined (the test runtime shows catalogue keys).
+    const status = () => String(lastStatus(helper.getNode('in1')).text);
+    await waitFor(() => status() === 'ykc-server.status.piles · ykc-server.status.cluster', `status with the cluster (${status()})`);
     pa.plug(1);
     await waitFor(() => out.ev.msgs.some((m) => m.topic === `ykc/${PA}/gunState` && m.ykc.instance === 'A' && m.payload.stateName === 'idle-plugged'), 'the gun state of PA, relayed from A', 15_000);
   });

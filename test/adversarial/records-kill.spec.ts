@@ -5,8 +5,9 @@
  * journal rewrite itself often — but above the confirmations that can come between an acknowledgement
  * and its resend here: up to 128 resends and records in flight, read at the per-connection frame rate
  * while earlier ones are confirmed; with 100 the acknowledged records were pushed out of the memory
- * before their resends were read, which is the documented bound, not a loss). After each restart on the same journal the pile resends what it was
- * not acknowledged, and also records it was acknowledged (a lost 0x40). What must hold:
+ * before their resends were read, which is the documented bound, not a loss). After each restart
+ * on the same journal the pile resends what it was not acknowledged, and also records it was
+ * acknowledged (a lost 0x40). What must hold:
  * - a record the pile got its 0x40 for had been confirmed by the flow, and its resend is absorbed
  *   and acknowledged again, never handed over again;
  * - a record not acknowledged is handed over again (or, if the flow had confirmed it, acknowledged):

@@ -144,6 +144,12 @@ export class RecordBook {
 
   /** Records handed to the flow, no longer held and not confirmed, with this trade number (a scan: only for late confirmations). */
   findUnconfirmed(tradeNo: string, pileNo?: string, id?: string): RecordRef[] {
+    if (pileNo !== undefined && id !== undefined) {
+      // The whole identity (what ykc-confirm passes): a lookup, not a scan.
+      const ref = { pileNo, tradeNo, id };
+      const k = keyOf(ref);
+      return this.unconfirmed.has(k) && !this.held.has(k) ? [ref] : [];
+    }
     const out: RecordRef[] = [];
     for (const k of this.unconfirmed.keys()) {
       const r = refOf(k);
@@ -154,6 +160,14 @@ export class RecordBook {
 
   /** Confirmed entries with this trade number (a scan: only when nothing is held for it). */
   findConfirmed(tradeNo: string, pileNo?: string, id?: string): Array<RecordRef & { result: number }> {
+    if (pileNo !== undefined && id !== undefined) {
+      const out: Array<RecordRef & { result: number }> = [];
+      for (const ref of [{ pileNo, tradeNo, id }, { pileNo, tradeNo, id: ANY_CONTENT }]) {
+        const c = this.confirmed.get(keyOf(ref));
+        if (c) out.push({ ...ref, result: c.r });
+      }
+      return out;
+    }
     const out: Array<RecordRef & { result: number }> = [];
     for (const [k, { r: result }] of this.confirmed.entries()) {
       const r = refOf(k);

@@ -219,7 +219,7 @@ export interface ServerEvents {
   recordDuplicate: [RecordEvent];
   recordForeign: [RecordEvent];
   recordExpired: [{ tradeNo: string; pileNo: string; id: string; at: number }];
-  recordConfirmed: [{ tradeNo: string; pileNo: string | null; result: number; at: number }];
+  recordConfirmed: [{ tradeNo: string; pileNo: string | null; result: number; at: number; /** The record's content id ('*' when confirmed without one). */ id?: string }];
   gunState: [GunStateChange];
   sent: [FrameEvent];
   problem: [ProblemEvent];
@@ -711,7 +711,7 @@ export class YkcServer extends EventEmitter<ServerEvents> {
       ref = { pileNo, tradeNo, id: id ?? ANY_CONTENT };
     }
     const { durable } = this.records.markConfirmed(ref, result, true);
-    this.emit('recordConfirmed', { tradeNo, pileNo: ref.pileNo, result, at: Date.now() });
+    this.emit('recordConfirmed', { tradeNo, pileNo: ref.pileNo, result, at: Date.now(), id: ref.id });
     if (ok) this.counters.recordsConfirmed++;
     else this.counters.recordsRefused++;
     if (this.records.heldCount(ref.pileNo) === 0) this.overLimit.delete(ref.pileNo);

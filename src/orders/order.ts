@@ -51,6 +51,8 @@ export interface Order {
   closeReason: string | null;
   /** A start or a different record arrived for a trade number already used. */
   reused: boolean;
+  /** Only for a record with an all-zero trade number (keyed by offlineKey): the gateway's content id, to match its confirmation. */
+  recordId?: string;
 }
 
 /** What is left of a closed order: enough to recognise its trade number coming back. */
@@ -152,4 +154,16 @@ export function recordSummary(b: Record<string, unknown>): RecordSummary {
     physicalCardNo: str(b.physicalCardNo),
     vin: str(b.vin) || null,
   };
+}
+
+/**
+ * The key of an order whose record carries an all-zero trade number (real firmware does this for
+ * offline sessions): pile (14) + gun (2) + start yyMMddHHmmss (12) + "FFFF". F never occurs in a BCD
+ * trade number, so it cannot collide with a real one, and it is 32 hex digits (close / ack accept it).
+ * Null when the record has no readable start (or end) time.
+ */
+export function offlineKey(pileNo: string, gunNo: number, r: RecordSummary): string | null {
+  const digits = (r.startTime ?? r.endTime ?? '').replace(/\D/g, '');
+  if (digits.length < 14 || !/^\d{14}$/.test(pileNo) || gunNo < 0 || gunNo > 99) return null;
+  return `${pileNo}${String(gunNo).padStart(2, '0')}${digits.slice(2, 14)}FFFF`;
 }

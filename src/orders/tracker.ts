@@ -19,7 +19,7 @@ import { Alarm, AlarmCode, alarmKey, AlarmPayload, alarmPayload, LATCHED } from 
 import { BoundedMap } from '../gateway/bounded-map';
 import { OrderJournal } from './journal';
 import {
-  HistoryEntry, newOrder, Order, OrderOrigin, OrderPayload, orderPayload, OrderState, RANK, recordSummary, RecordSummary, units,
+  HistoryEntry, isoAt, newOrder, offlineKey, Order, OrderOrigin, OrderPayload, orderPayload, OrderState, RANK, recordSummary, RecordSummary, units,
 } from './order';
 
 export interface OrderTrackerOptions {
@@ -168,7 +168,10 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     const onSent = (ev: FrameEvent) => this.onSent(ev);
     const onRecord = (ev: RecordEvent) => this.onRecord(ev, false);
     const onDup = (ev: RecordEvent) => this.onRecord(ev, true);
-    const onConfirmed = (ev: { tradeNo: string; pileNo: string | null; result: number }) => this.onRecordConfirmed(ev.tradeNo, ev.result);
+    const onConfirmed = (ev: { tradeNo: string; pileNo: string | null; result: number; id?: string }) => {
+      const key = ZERO_TRADE.test(ev.tradeNo) ? this.zeroTradeOrder(ev.pileNo, ev.id) : ev.tradeNo;
+      if (key) this.onRecordConfirmed(key, ev.result);
+    };
     const onOnline = (ev: SessionEvent) => ev.pileNo && this.onOnline(ev.pileNo);
     const onOffline = (ev: SessionEvent) => ev.pileNo && this.onOffline(ev.pileNo);
     const offs = [
@@ -287,12 +290,20 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
   /** A transaction record (0x3B/0x3D) handed to the flow, or a copy of one already known (dup). */
   onRecord(ev: RecordEvent, duplicate: boolean): void {
     const b = ev.frame.body;
-    const tradeNo = String(b.tradeNo ?? '');
+    let tradeNo = String(b.tradeNo ?? '');
     const pileNo = ev.pileNo;
-    if (!pileNo || ZERO_TRADE.test(tradeNo)) return;
+    if (!pileNo) return;
     const gunNo = typeof b.gunNo === 'number' ? b.gunNo : 0;
     const now = this.options.now();
     const summary = recordSummary(b);
+    let zeroId: string | undefined;
+    if (ZERO_TRADE.test(tradeNo)) {
+      // An offline session without a trade number: one order per pile, gun and start time.
+      const key = offlineKey(pileNo, gunNo, summary);
+      if (!key) return;
+      tradeNo = key;
+      zeroId = ev.id;
+    }
     let o = this.orders.get(tradeNo);
     if (o?.record && o.record.startTime !== summary.startTime) {
       // The same trade number, a different charge: the gateway took it for a resend.
@@ -308,6 +319,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
       }
       o = this.create(tradeNo, pileNo, gunNo, START_ORIGIN[Number(b.startType)] ?? 'offline', 'recorded', now, false);
       if (h?.recordStart !== null && h) o.reused = true;
+      if (zeroId !== undefined) o.recordId = zeroId;
     }
     if (o.record) {
       o.resends++;
@@ -338,6 +350,13 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     this.clearAlarm('recordUnconfirmed', tradeNo, 'confirmed', now);
     if (RANK[o.state] < RANK.confirmed) this.advance(o, 'confirmed', now);
     this.closeOrder(o, result === 0 ? 'confirmed' : 'refused', now);
+  }
+
+  /** The open order a confirmation of an all-zero trade number belongs to: by the record's content id, else the pile's oldest such record. */
+  private zeroTradeOrder(pileNo: string | null, id: string | undefined): string | null {
+    if (!pileNo) return null;
+    const waiting = this.ordersOf(pileNo).filter((o) => o.recordId !== undefined && o.state === 'recorded');
+    return (waiting.find((o) => o.recordId === id) ?? waiting[0])?.tradeNo ?? null;
   }
 
   onOnline(pileNo: string): void {
@@ -405,7 +424,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
       orders.push(orderPayload(o, off));
     }
     return {
-      at: new Date(this.options.now()).toISOString(),
+      at: isoAt(this.options.now(), off),
       orders,
       alarms: [...this.alarms.values()].map((a) => alarmPayload(a, true, off)),
       counts: { open: this.orders.size, byState, alarms: this.alarms.size, history: this.history.size },
@@ -669,7 +688,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
   private checkOffline(o: Order, now: number, offlineSince: number): void {
     const op = this.options;
     if (RANK[o.state] >= RANK.started && RANK[o.state] <= RANK.stopping && now - offlineSince >= op.offlineWhileChargingMs) {
-      this.raise('offlineWhileCharging', o, now, { offlineSince: new Date(offlineSince).toISOString(), thresholdMs: op.offlineWhileChargingMs });
+      this.raise('offlineWhileCharging', o, now, { offlineSince: isoAt(offlineSince, op.offsetMinutes), thresholdMs: op.offlineWhileChargingMs });
     }
   }
 

@@ -8,6 +8,7 @@
 import * as fs from 'fs';
 import { CaptureLine, parseCaptureLine } from '../gateway/capture';
 import { CaptureReplay } from '../simulator/replay';
+import { decodeFrame } from '../protocol';
 import { checkKnownFlags, errorJson, parseArgs } from './args';
 import { CliIo } from './io';
 
@@ -34,7 +35,10 @@ export function readCapture(file: string): CaptureLine[] {
   text.split('\n').forEach((line, i) => {
     try {
       const l = parseCaptureLine(line);
-      if (l) out.push(l);
+      if (!l) return;
+      // The replay plans with the decoded frames: a hex that is no frame is this line's fault, said here.
+      decodeFrame(l.hex, { verifyCrc: false });
+      out.push(l);
     } catch (e) {
       throw Object.assign(e as Error, { message: `${file}:${i + 1}: ${(e as Error).message}` });
     }

@@ -155,6 +155,12 @@ export class GatewayTap {
   }
 
   private attach(): void {
+    // The lease clock runs while anyone watches, gateway or not: a redeploy leaves no gateway for a
+    // moment, and the tap must pick up the new one without waiting for the watcher's next renewal.
+    if (!this.leaseTimer && this.leases.size) {
+      this.leaseTimer = setInterval(() => this.expire(), Math.min(1000, this.limits.leaseMs));
+      this.leaseTimer.unref?.();
+    }
     const gw = this.gateway();
     if (this.attached || !gw) return;
     this.attached = true;
@@ -167,13 +173,21 @@ export class GatewayTap {
     gw.on('online', this.onOnline);
     gw.on('offline', this.onOffline);
     gw.on('gunState', this.onGun);
-    this.leaseTimer = setInterval(() => this.expire(), Math.min(1000, this.limits.leaseMs));
-    this.leaseTimer.unref?.();
   }
 
   private attachedTo: YkcServer | null = null;
 
   private detach(): void {
+    this.detachListeners();
+    for (const t of [this.batchTimer, this.pilesTimer]) if (t) clearTimeout(t);
+    if (this.leaseTimer) clearInterval(this.leaseTimer);
+    this.batchTimer = this.pilesTimer = this.leaseTimer = null;
+    this.frames = [];
+    this.pendingBatch = [];
+    this.skipped = 0;
+  }
+
+  private detachListeners(): void {
     const gw = this.attachedTo;
     if (gw) {
       gw.off('frame', this.onIn);
@@ -187,12 +201,6 @@ export class GatewayTap {
     }
     this.attachedTo = null;
     this.attached = false;
-    for (const t of [this.batchTimer, this.pilesTimer]) if (t) clearTimeout(t);
-    if (this.leaseTimer) clearInterval(this.leaseTimer);
-    this.batchTimer = this.pilesTimer = this.leaseTimer = null;
-    this.frames = [];
-    this.pendingBatch = [];
-    this.skipped = 0;
   }
 
   private expire(): void {
@@ -201,7 +209,7 @@ export class GatewayTap {
     if (!this.leases.size) this.detach();
     // The gateway was replaced (redeploy, listen retry): follow it.
     else if (this.attachedTo !== this.gateway()) {
-      this.detach();
+      this.detachListeners();
       this.attach();
     }
   }

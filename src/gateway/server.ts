@@ -563,8 +563,19 @@ export class YkcServer extends EventEmitter<ServerEvents> {
     return seq;
   }
 
-  /** Sends a reply to a pile's request, copying the request's sequence value. */
+  /**
+   * Sends a reply to a pile's request, copying the request's sequence value. A pile held by another
+   * instance of a cluster (its request reached this flow over the broker) is answered through its
+   * holder, once; a failure there is reported as a problem (the answer cannot be awaited here).
+   */
   reply(pileNo: string, requestSeq: number, frame: FrameInput): void {
+    if (this.remote && !this.byPile.has(pileNo) && this.remote.holder(pileNo) !== null) {
+      this.remote.request(pileNo, { ...frame, seq: requestSeq }, {}).catch((e: unknown) => {
+        const err = e instanceof YkcError ? e : new YkcError('YKC_CLOSED', String((e as Error)?.message ?? e));
+        this.problem(err, undefined, { pileNo });
+      });
+      return;
+    }
     this.write(this.online(pileNo), { ...frame, seq: requestSeq });
   }
 

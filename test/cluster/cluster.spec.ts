@@ -251,6 +251,27 @@ describe('cluster: gateways over an MQTT broker', function () {
     assert.equal(a.server.counters.recordsConfirmed, 1);
   });
 
+  it('a pile\'s request relayed to another instance is answered from there through its holder (card start 0x31 → 0x32)', async () => {
+    const a = await instance('A');
+    const b = await instance('B');
+    const frames: Array<{ frame: { type: number; seq: number; body: Record<string, unknown> } }> = [];
+    b.cluster.on('event', (e) => {
+      if (e.kind === 'frame') frames.push(e.event as never);
+    });
+    b.cluster.wantEvents(true);
+    const p = pile(a.port, P1, { tariff: sampleTariff() });
+    await p.waitOnline();
+    await waitFor(() => b.cluster.holder(P1) === 'A' && a.cluster.liveInstances().some((i) => i.instance === 'B' && i.events), 'B sees P1 and wants events');
+    p.plug(1);
+    const outcome = p.card(1, 'D14B0A54');
+    await waitFor(() => frames.some((f) => f.frame.type === 0x31), 'the 0x31 reaches B');
+    const req = frames.find((f) => f.frame.type === 0x31)!.frame;
+    b.server.reply(P1, req.seq, { type: 0x32, body: { tradeNo: '4'.repeat(32), pileNo: P1, gunNo: 1, logicalCardNo: '1', balance: 100, result: 1, failReason: 0 } });
+    const r = await outcome;
+    assert.equal(r.result, 'started', JSON.stringify(r));
+    assert.equal((r as { session: { tradeNo: string } }).session.tradeNo, '4'.repeat(32));
+  });
+
   it('says so when another process announces itself under the same instance id', async () => {
     const a = await instance('A');
     const problems: string[] = [];

@@ -48,12 +48,13 @@ export class OrderJournal {
 
   load(historySize: number): LoadResult {
     const out: LoadResult = { orders: new Map(), history: new BoundedMap(Math.max(1, historySize)), alarms: new Map(), badLines: 0, setAside: null };
-    let text: string;
+    let bytes: Buffer;
     try {
-      text = fs.readFileSync(this.file, 'utf8');
+      bytes = fs.readFileSync(this.file);
     } catch {
       return out;
     }
+    const text = bytes.toString('utf8');
     const all = text.split('\n');
     // A crash mid-write leaves a last line without its newline: that one is not corruption.
     const last = all.pop() ?? '';
@@ -61,7 +62,16 @@ export class OrderJournal {
       if (!line) continue;
       if (!this.apply(out, line)) out.badLines++;
     }
-    if (last.trim()) this.apply(out, last);
+    // Whatever the crash left after the last newline must not have the next batch glued onto it (the
+    // glued line would be unreadable — a corrupt file at the restart after this one): a whole line gets
+    // its newline with the next batch; a fragment is cut off the file.
+    if (last.length > 0 && !(last.trim() && this.apply(out, last))) {
+      try {
+        fs.truncateSync(this.file, bytes.lastIndexOf(0x0a) + 1); // by bytes: a fragment may end inside a UTF-8 character
+      } catch {
+        this.torn = true;
+      }
+    } else this.torn = last.length > 0;
     this.lines = all.length;
     if (out.badLines) {
       const aside = `${this.file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;

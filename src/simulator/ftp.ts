@@ -164,6 +164,10 @@ export function ftpDownload(o: FtpDownloadOptions): Promise<Buffer> {
     );
   });
   const run = async (): Promise<Buffer> => {
+    // The names come from the platform's 0x94: a line break in one would be a second FTP command.
+    for (const [what, v] of [['user', o.user], ['password', o.password], ['path', o.path]] as const) {
+      if (/[\r\n\0]/.test(v)) throw new FtpError('protocol', `FTP ${what} contains a line break or NUL`, { field: what });
+    }
     let ctrlSock: net.Socket;
     try {
       ctrlSock = await connect(o.host, o.port);
@@ -177,7 +181,10 @@ export function ftpDownload(o: FtpDownloadOptions): Promise<Buffer> {
       return r;
     };
     try {
-      expect(await ctrl.next(), (c) => c === 220, 'protocol', 'greeting');
+      // 120 "ready in n minutes" may come before the 220 (RFC 959 §5.4).
+      let greeting = await ctrl.next();
+      while (greeting.code === 120) greeting = await ctrl.next();
+      expect(greeting, (c) => c === 220, 'protocol', 'greeting');
       const user = await ctrl.command(`USER ${o.user}`);
       if (user.code === 331 || user.code === 332) expect(await ctrl.command(`PASS ${o.password}`), (c) => c === 230 || c === 202, 'login', 'login');
       else expect(user, (c) => c === 230, 'login', 'login');
@@ -213,8 +220,14 @@ export function ftpDownload(o: FtpDownloadOptions): Promise<Buffer> {
       // 550 is the usual "no such file"; some servers answer 551 or 553 for a path they cannot open.
       if ([450, 550, 551, 553].includes(retr.code)) throw new FtpError('notFound', `FTP file ${o.path} not available: ${retr.code} ${retr.text}`, { ftpCode: retr.code });
       expect(retr, (c) => c === 125 || c === 150, 'transfer', `RETR ${o.path}`);
+      // A server that gives up mid-transfer (426, 451) may leave the data connection open: its
+      // answer, not the deadline, ends the wait. A 226 before the last byte still waits for the data.
+      const done = ctrl.next();
+      done.catch(() => {});
+      const first = await Promise.race([received.then(() => null), done]);
+      if (first) expect(first, (c) => c === 226 || c === 250, 'transfer', 'transfer completion');
       await received;
-      expect(await ctrl.next(), (c) => c === 226 || c === 250, 'transfer', 'transfer completion');
+      if (!first) expect(await done, (c) => c === 226 || c === 250, 'transfer', 'transfer completion');
       ctrl.command('QUIT').catch(() => {});
       return Buffer.concat(chunks, size);
     } catch (e) {

@@ -52,10 +52,11 @@ function tradeNoOf(msg: NodeMessage): string {
   return v.toUpperCase();
 }
 
+/** The pile: 14 BCD nibbles as the gateway decodes them (digits, and A–F which some piles use), upper case like the decoder. */
 function pileNoOf(msg: NodeMessage): string | undefined {
   const ykc = isObject(msg.ykc) ? msg.ykc : {};
   const p = isObject(msg.payload) ? msg.payload : {};
-  for (const v of [ykc.pileNo, p.pileNo]) if (typeof v === 'string' && /^\d{14}$/.test(v)) return v;
+  for (const v of [ykc.pileNo, p.pileNo]) if (typeof v === 'string' && /^[0-9A-Fa-f]{14}$/.test(v)) return v.toUpperCase();
   return undefined;
 }
 

@@ -5,277 +5,32 @@
  *
  * An EventEmitter, no Node-RED: 'sent' / 'received' (decoded frame, raw bytes), 'state', 'session',
  * 'record', 'tariff', 'error' (only emitted when someone listens — a pile never crashes its host).
+ *
+ * This class holds the state and plays the link (connect, login, heartbeat, billing model) and the
+ * sessions; the rest lives beside it: pile-types.ts (options, events, constants), pile-session.ts
+ * (a gun's session and the 0x13 / 0x3B bodies read off it), pile-records.ts (records until 0x40,
+ * resends), pile-commands.ts (the answers to platform commands), ota.ts (the update download).
  */
 import { EventEmitter } from 'events';
 import * as net from 'net';
-import { Body, CrcOrder, DecodedFrame, YkcError, decodeFrame, encodeFrame, instantOf, parseWallTime, wallTimeOf } from '../protocol';
+import { Body, CrcOrder, DecodedFrame, YkcError, decodeFrame, encodeFrame } from '../protocol';
 import { Clock, ScaledClock, TimerSet } from './clock';
 import { OfflineCardStore, normCard } from './cards';
-import { downloadUpdate, OtaExpectation, OtaOutcome } from './ota';
-import { Car, CarOptions, bmsStatusBody, chargeEndBody, demandBody, energyToTarget, handshakeBody, makeCar, packVolts, paramsBody, socAfter } from './car';
-import { PileLink, WireFaults } from './link';
+import { CarOptions, bmsStatusBody, chargeEndBody, demandBody, energyToTarget, handshakeBody, makeCar, paramsBody, socAfter } from './car';
+import { PileLink } from './link';
 import { Random } from './random';
 import { levelAtTime } from '../billing/compute';
 import { Tariff } from '../billing/tariff';
 import { SessionMeter } from './meter';
+import { COMMANDS, CommandHost, gunOf, mine, serveCommand } from './pile-commands';
+import { RecordQueue } from './pile-records';
+import { Gun, PendingStart, Session, gunState, offlineTradeNo, realtimeBody, recordBody, remainingMinutes, sessionInfo, startReplyBody } from './pile-session';
+import {
+  CardOutcome, DEFAULT_TIMING, GunSnapshot, LinkState, PileFaults, PileSessionEvent, PileSessionInfo, PileSnapshot, PileStats,
+  PileTiming, PileType, ProtocolVersion, STOP, VirtualPileOptions,
+} from './pile-types';
 
-export type PileType = 'AC' | 'DC';
-export type ProtocolVersion = '1.5' | '1.6';
-
-/** Misbehaviour on purpose, to test what the platform tolerates. All can be changed at run time. */
-export interface PileFaults extends WireFaults {
-  /** Send the CRC high byte first (the JCPP-style quirk of PROTOCOL.md §2.1). */
-  hiFirstCrc?: boolean;
-  /** Leave the old connection open (silent) whenever the pile reconnects, and once right after the first login. */
-  staleConnection?: boolean;
-  /** The pile's wall clock is off by this many ms (its CP56 times and tariff slots follow it). */
-  clockSkewMs?: number;
-  /** Originate nothing (no heartbeats, realtime data, BMS frames, records); replies still go out. */
-  silence?: boolean;
-  /** Do not answer platform commands: true = never, a number = probability. */
-  dropReplies?: boolean | number;
-  /** Keep finished records to itself (as if lost); clearing the fault sends them. */
-  holdRecords?: boolean;
-  /** Add this much (0.0001 kWh) to the meter end and total energy of the records it makes. */
-  meterJump?: number;
-  /** Offline sessions take the gun's previous trade number again instead of a new one. */
-  reuseTradeNo?: boolean;
-}
-
-export interface PileTiming {
-  heartbeatMs: number;
-  /** Unanswered heartbeats in a row that count as a lost link. */
-  heartbeatMisses: number;
-  loginRetryMs: number;
-  modelRetryMs: number;
-  realtimeIdleMs: number;
-  realtimeChargingMs: number;
-  /** Base reconnect delay (doubles per failed attempt up to reconnectMaxMs), jittered. */
-  reconnectMs: number;
-  reconnectMaxMs: number;
-  /** Wait after a login was rejected (doubles per rejection up to reconnectMaxMs · 5). */
-  loginRejectBackoffMs: number;
-  latePlugWindowMs: number;
-  cardAuthTimeoutMs: number;
-  recordRetryMs: number;
-  recordRetries: number;
-  recordFinalMs: number;
-  rebootMs: number;
-  /** ± fraction applied to retry, reconnect and first-heartbeat delays. */
-  jitter: number;
-}
-
-export const DEFAULT_TIMING: Readonly<PileTiming> = {
-  heartbeatMs: 10_000,
-  heartbeatMisses: 3,
-  loginRetryMs: 10_000,
-  modelRetryMs: 10_000,
-  realtimeIdleMs: 300_000,
-  realtimeChargingMs: 15_000,
-  reconnectMs: 5_000,
-  reconnectMaxMs: 120_000,
-  loginRejectBackoffMs: 60_000,
-  latePlugWindowMs: 60_000,
-  cardAuthTimeoutMs: 15_000,
-  recordRetryMs: 30_000,
-  recordRetries: 3,
-  recordFinalMs: 300_000,
-  rebootMs: 5_000,
-  jitter: 0.2,
-};
-
-export interface VirtualPileOptions {
-  host?: string;
-  port: number;
-  /** 14 digits. */
-  pileNo: string;
-  pileType?: PileType;
-  guns?: number;
-  version?: ProtocolVersion;
-  /** ≤ 8 ASCII characters. */
-  firmware?: string;
-  /** 20-digit SIM ICCID (zeros when absent). */
-  iccid?: string;
-  /** 0 SIM, 1 LAN, 2 WAN, 3 other. Default 0 when an ICCID is given, else 1. */
-  network?: number;
-  /** 0 China Mobile, 2 Telecom, 3 Unicom, 4 other. */
-  carrier?: number;
-  /** Rated power per gun in kW (one number for all guns, or one per gun). Default DC 60, AC 7. */
-  powerKw?: number | number[];
-  /** The time line; default a ScaledClock with `speed`. */
-  clock?: Clock;
-  /** Simulated ms per real ms when no clock is given. Default 1. */
-  speed?: number;
-  seed?: number;
-  /** A model the pile already holds (its code goes into 0x05): a Tariff or a decoded 0x0A/0x58 body. Default none ("0000"). */
-  tariff?: Tariff | Record<string, unknown> | null;
-  /** Offline cards known from the start. */
-  offlineCards?: { logicalCardNo: string; physicalCardNo: string }[];
-  offlineCardCapacity?: number;
-  /** Meter reading of every gun at start, 0.0001 kWh. Default seeded, below 5 000 kWh. */
-  meterStart?: number;
-  faults?: PileFaults;
-  timing?: Partial<PileTiming>;
-  /**
-   * A 0x94 is served by really downloading the file from the FTP server the frame names (see
-   * ota.ts). Set this to skip the download and answer as if it had ended so: 0 ok (then reboot),
-   * 2 firmware does not fit, 3 download timed out.
-   */
-  otaResult?: 0 | 2 | 3;
-  /** Firmware string after a successful update; default the file name without extension (≤ 8 characters). */
-  otaFirmware?: string;
-  /** What the downloaded file must be (size, SHA-256, MD5); a mismatch answers status 2. */
-  otaExpect?: OtaExpectation;
-  /** The vendor's file name, fetched when the 0x94 path ends in "/" (default `ykc-fw.bin`). */
-  otaFileName?: string;
-}
-
-/** A remote update's outcome, emitted as 'ota' once the pile has answered 0x93. */
-export interface PileOtaEvent extends OtaOutcome {
-  ftpHost: string;
-  ftpPath: string;
-  firmwareBefore: string;
-}
-
-export type LinkState = 'offline' | 'connecting' | 'login' | 'online' | 'rebooting' | 'closed';
-
-/** 0x13 gun state. */
-export const GUN_FAULT = 1;
-export const GUN_IDLE = 2;
-export const GUN_CHARGING = 3;
-
-/** §6.1 stop reasons the simulator uses. */
-export const STOP = {
-  APP: 0x40,
-  SOC_FULL: 0x41,
-  MANUAL: 0x45,
-  NO_BALANCE_AT_START: 0x4e,
-  PILOT_LOST: 0x6b,
-  BALANCE_EXHAUSTED: 0x6e,
-  POWER_MODULE: 0x71,
-  EMERGENCY_STOP: 0x72,
-  POWER_LOST: 0x83,
-} as const;
-
-export interface PileSessionInfo {
-  gunNo: number;
-  tradeNo: string;
-  /** 1 app, 2 card, 4 offline card. */
-  startType: number;
-  logicalCardNo: string;
-  physicalCardNo: string;
-  /** Balance in 0.0001 yuan, null = no limit known. */
-  balance: number | null;
-  /** Simulated epoch ms (pile wall clock). */
-  startedAt: number;
-  parallelNo?: string;
-}
-
-export interface PileSessionEvent extends Partial<PileSessionInfo> {
-  event: 'started' | 'ended' | 'refused' | 'expired';
-  gunNo: number;
-  stopReason?: number;
-  /** 0.0001 kWh and 0.0001 yuan. */
-  energy?: number;
-  amount?: number;
-  reason?: string;
-}
-
-export interface PileRecordEvent {
-  event: 'sent' | 'confirmed' | 'refused' | 'abandoned' | 'stored';
-  tradeNo: string;
-  attempt: number;
-  body: Body;
-}
-
-export interface GunSnapshot {
-  gunNo: number;
-  state: number;
-  plugged: boolean;
-  faultBits: number;
-  /** Meter reading, 0.0001 kWh. */
-  meter: number;
-  session: (PileSessionInfo & { energy: number; amount: number; soc: number }) | null;
-  waitingForPlug: boolean;
-}
-
-export interface PileSnapshot {
-  pileNo: string;
-  link: LinkState;
-  modelCode: string;
-  disabled: boolean;
-  maxPowerPercent: number;
-  guns: GunSnapshot[];
-  pendingRecords: number;
-  offlineCards: number;
-}
-
-export interface PileStats {
-  connects: number;
-  logins: number;
-  loginRejected: number;
-  reconnects: number;
-  heartbeatTimeouts: number;
-  reboots: number;
-  framesSent: number;
-  framesReceived: number;
-  bytesSent: number;
-  bytesReceived: number;
-  /** TCP write calls (closed connections only; see liveStats()). */
-  writes: number;
-  repliesDropped: number;
-  sessionsStarted: number;
-  sessionsEnded: number;
-  recordsSent: number;
-  recordsConfirmed: number;
-  recordsRefused: number;
-  recordsAbandoned: number;
-  errors: number;
-}
-
-export type CardOutcome =
-  | { result: 'started'; session: PileSessionInfo }
-  | { result: 'stopped'; tradeNo: string }
-  | { result: 'refused'; reason: string; failReason?: number };
-
-interface PendingStart {
-  tradeNo: string;
-  seq: number;
-  logicalCardNo: string;
-  physicalCardNo: string;
-  balanceCents: number;
-  parallel?: { parallelNo: string; mainAux: number };
-}
-
-interface Session extends PileSessionInfo {
-  startSim: number;
-  /** Fixed at the start: a time sync during the session does not move its slots or times. */
-  wallOffset: number;
-  meter: SessionMeter;
-  car: Car;
-  watts: number;
-  sentBms: boolean;
-}
-
-interface Gun {
-  no: number;
-  plugged: boolean;
-  car: Car;
-  faultBits: number;
-  meter: number;
-  session: Session | null;
-  pendingStart: PendingStart | null;
-  cardWait: { physicalCardNo: string; resolve: (o: CardOutcome) => void } | null;
-  lock: { state: number; alarm: number };
-  offlineCounter: number;
-  lastTradeNo?: string;
-}
-
-interface PendingRecord {
-  tradeNo: string;
-  body: Body;
-  attempts: number;
-}
+export * from './pile-types';
 
 const PILE_RE = /^\d{14}$/;
 
@@ -316,7 +71,9 @@ export class VirtualPile extends EventEmitter {
   private disabled = false;
   private maxPowerPercent = 100;
   private rebootWhenIdle = false;
-  private readonly records = new Map<string, PendingRecord>();
+  private readonly records: RecordQueue;
+  /** This pile as the command handlers of pile-commands.ts see it. */
+  private readonly commands: CommandHost;
   private closing: Promise<void> | null = null;
   private staleDone = false;
 
@@ -372,6 +129,59 @@ export class VirtualPile extends EventEmitter {
       lock: { state: 0xff, alarm: 0 },
       offlineCounter: 0,
     }));
+    this.records = new RecordQueue({
+      timers: this.timers,
+      timing: this.timing,
+      stats: this.stats,
+      ready: () => this.state === 'online' && !this.faults.silence && !this.faults.holdRecords,
+      send: (body) => this.state === 'online' && !this.faults.holdRecords && this.originate(0x3b, body),
+      emit: (e) => this.emit('record', e),
+    });
+    this.commands = this.commandHost();
+  }
+
+  /** Getters and bound methods, so the handlers see the pile's state as it is when they run. */
+  private commandHost(): CommandHost {
+    const pile = this; // inside an object literal's getters `this` is the literal
+    return {
+      get pileNo() { return pile.pileNo; },
+      get pileType() { return pile.pileType; },
+      get version() { return pile.version; },
+      get opts() { return pile.opts; },
+      get clock() { return pile.clock; },
+      get timing() { return pile.timing; },
+      get timers() { return pile.timers; },
+      get cards() { return pile.cards; },
+      get guns() { return pile.guns; },
+      get state() { return pile.state; },
+      get link() { return pile.link; },
+      get tariff() { return pile.tariff; },
+      get disabled() { return pile.disabled; },
+      set disabled(v) { pile.disabled = v; },
+      get maxPowerPercent() { return pile.maxPowerPercent; },
+      set maxPowerPercent(v) { pile.maxPowerPercent = v; },
+      get wallOffset() { return pile.wallOffset; },
+      set wallOffset(v) { pile.wallOffset = v; },
+      get firmware() { return pile.firmware; },
+      set firmware(v) { pile.firmware = v; },
+      get rebootWhenIdle() { return pile.rebootWhenIdle; },
+      set rebootWhenIdle(v) { pile.rebootWhenIdle = v; },
+      reply: (type, body, seq) => pile.reply(type, body, seq),
+      originate: (type, body) => pile.originate(type, body),
+      emit: (event: string, e: unknown) => void pile.emit(event, e),
+      fail: (e) => pile.fail(e),
+      emitState: () => pile.emitState(),
+      realtimeBody: (g) => pile.realtimeBody(g),
+      scheduleRealtime: (g) => pile.scheduleRealtime(g),
+      accrue: (g) => pile.accrue(g),
+      gunWatts: (g) => pile.gunWatts(g),
+      checkLimits: (g) => pile.checkLimits(g),
+      beginSession: (g, info) => pile.beginSession(g, info),
+      endSession: (g, stopReason) => pile.endSession(g, stopReason),
+      failedStartRecord: (g, p, stopReason) => pile.failedStartRecord(g, p, stopReason),
+      acceptModel: (body) => pile.acceptModel(body),
+      reboot: () => pile.reboot(),
+    };
   }
 
   // ---- public API ------------------------------------------------------------------------------
@@ -454,7 +264,7 @@ export class VirtualPile extends EventEmitter {
     const skewBefore = this.faults.clockSkewMs ?? 0;
     const held = this.faults.holdRecords;
     this.faults = { ...this.faults, ...f };
-    if (held && !this.faults.holdRecords && this.state === 'online') for (const r of [...this.records.values()]) if (r.attempts === 0) this.deliverRecord(r);
+    if (held && !this.faults.holdRecords && this.state === 'online') this.records.deliverUnsent();
     if (f.clockSkewMs !== undefined) this.wallOffset += f.clockSkewMs - skewBefore;
     if (f.silence === false) this.hbAwaiting = false;
   }
@@ -473,7 +283,7 @@ export class VirtualPile extends EventEmitter {
     if (p && !g.session && !g.faultBits) {
       g.pendingStart = null;
       this.timers.clear(`late:${g.no}`);
-      this.reply(p.parallel ? 0xa3 : 0x33, this.startReplyBody(g.no, p, 1, 0), p.seq);
+      this.reply(p.parallel ? 0xa3 : 0x33, startReplyBody(this.pileNo, g.no, p, 1, 0), p.seq);
       this.beginSession(g, { tradeNo: p.tradeNo, startType: 1, logicalCardNo: p.logicalCardNo, physicalCardNo: p.physicalCardNo, balance: p.balanceCents * 100, parallelNo: p.parallel?.parallelNo });
     } else {
       this.realtimeNow(g);
@@ -612,7 +422,7 @@ export class VirtualPile extends EventEmitter {
 
   /** Records not yet confirmed by 0x40 (bodies in decoded-frame shape). */
   pendingRecords(): Body[] {
-    return [...this.records.values()].map((r) => r.body);
+    return this.records.bodies();
   }
 
   // ---- connection ------------------------------------------------------------------------------
@@ -749,7 +559,7 @@ export class VirtualPile extends EventEmitter {
     this.hbMissed = 0;
     this.armHeartbeat(this.rnd.jitter(this.timing.heartbeatMs, this.timing.jitter));
     this.modelCheck();
-    for (const r of [...this.records.values()]) this.deliverRecord(r);
+    this.records.deliverAll();
     for (const g of this.guns) this.realtimeNow(g);
   }
 
@@ -857,7 +667,7 @@ export class VirtualPile extends EventEmitter {
       case 0x32:
         return this.onStartAuth(b);
       case 0x40:
-        return this.onRecordAck(b);
+        return this.records.onAck(b);
     }
     if (this.state !== 'online') return; // commands before login are not served
     if (f.type === 0xa4 && this.version !== '1.6') return; // a 1.5 pile does not know 0xA4
@@ -867,131 +677,12 @@ export class VirtualPile extends EventEmitter {
       this.stats.repliesDropped++;
       return;
     }
-    switch (f.type) {
-      case 0x12:
-        return this.onReadRealtime(f);
-      case 0x34:
-        return this.onRemoteStart(f, false);
-      case 0xa4:
-        return this.onRemoteStart(f, true);
-      case 0x36:
-        return this.onRemoteStop(f);
-      case 0x42:
-        return this.onBalanceUpdate(f);
-      case 0x44:
-        return this.onCardSync(f);
-      case 0x46:
-        return this.onCardClear(f);
-      case 0x48:
-        return this.onCardQuery(f);
-      case 0x52:
-        return this.onWorkParams(f);
-      case 0x56:
-        return this.onTimeSync(f);
-      case 0x58:
-        return this.onTariffPush(f);
-      case 0x62:
-        return this.onLockCommand(f);
-      case 0x92:
-        return this.onReboot(f);
-      case 0x94:
-        return this.onOta(f);
-    }
-  }
-
-  private mine(b: Body): boolean {
-    return b.pileNo === this.pileNo;
-  }
-
-  private gunOf(b: Body): Gun | undefined {
-    const n = b.gunNo;
-    return typeof n === 'number' && n >= 1 && n <= this.guns.length ? this.guns[n - 1] : undefined;
-  }
-
-  private onReadRealtime(f: DecodedFrame): void {
-    const g = this.gunOf(f.body);
-    if (!this.mine(f.body) || !g) return;
-    this.reply(0x13, this.realtimeBody(g), f.seq);
-    this.scheduleRealtime(g);
-  }
-
-  private startReplyBody(gunNo: number, p: { tradeNo: string; parallel?: { parallelNo: string; mainAux: number } }, result: number, reason: number): Body {
-    const body: Body = { tradeNo: p.tradeNo, pileNo: this.pileNo, gunNo, result, failReason: reason };
-    if (p.parallel) {
-      body.mainAux = p.parallel.mainAux;
-      body.parallelNo = p.parallel.parallelNo;
-    }
-    return body;
-  }
-
-  private onRemoteStart(f: DecodedFrame, parallel: boolean): void {
-    const b = f.body;
-    const tradeNo = String(b.tradeNo);
-    const g = this.gunOf(b);
-    const gunNo = typeof b.gunNo === 'number' ? b.gunNo : 0;
-    let par: PendingStart['parallel'];
-    if (parallel) {
-      const parallelNo = String(b.parallelNo);
-      const partner = this.guns.some((x) => x !== g && (x.session?.parallelNo === parallelNo || x.pendingStart?.parallel?.parallelNo === parallelNo));
-      par = { parallelNo, mainAux: partner ? 1 : 0 };
-    }
-    const type = parallel ? 0xa3 : 0x33;
-    const answer = (result: number, reason: number) => this.reply(type, this.startReplyBody(gunNo, { tradeNo, parallel: par }, result, reason), f.seq);
-    if (!this.mine(b)) return answer(0, 1);
-    if (!g) return answer(0, 3);
-    if (g.session || (g.pendingStart && g.pendingStart.tradeNo !== tradeNo) || g.cardWait) return answer(0, 2);
-    if (g.faultBits || this.disabled) return answer(0, 3);
-    if (!this.tariff) return answer(0, 4);
-    const balanceCents = Math.round(Number(b.balance) * 100);
-    const p: PendingStart = {
-      tradeNo,
-      seq: f.seq,
-      logicalCardNo: String(b.logicalCardNo),
-      physicalCardNo: normCard(b.physicalCardNo) ?? '0000000000000000',
-      balanceCents,
-      parallel: par,
-    };
-    if (!(balanceCents > 0)) {
-      // Start attempted and failed: the record still goes out, with the start-failure reason (§8.6).
-      answer(0, 0);
-      this.failedStartRecord(g, p, STOP.NO_BALANCE_AT_START);
-      return;
-    }
-    if (!g.plugged) {
-      answer(0, 5);
-      g.pendingStart = p;
-      this.timers.set(`late:${g.no}`, this.timing.latePlugWindowMs, () => {
-        if (g.pendingStart !== p) return;
-        g.pendingStart = null;
-        this.emit('session', { event: 'expired', gunNo: g.no, tradeNo, reason: 'gun not plugged in within the window' } satisfies PileSessionEvent);
-      });
-      return;
-    }
-    answer(1, 0);
-    this.beginSession(g, { tradeNo, startType: 1, logicalCardNo: p.logicalCardNo, physicalCardNo: p.physicalCardNo, balance: balanceCents * 100, parallelNo: par?.parallelNo });
-  }
-
-  private onRemoteStop(f: DecodedFrame): void {
-    const b = f.body;
-    const gunNo = typeof b.gunNo === 'number' ? b.gunNo : 0;
-    const answer = (result: number, reason: number) => this.reply(0x35, { pileNo: this.pileNo, gunNo, result, failReason: reason }, f.seq);
-    if (!this.mine(b)) return answer(0, 1);
-    const g = this.gunOf(b);
-    if (!g) return answer(0, 3);
-    if (!g.session) {
-      if (g.pendingStart) {
-        g.pendingStart = null;
-        this.timers.clear(`late:${g.no}`);
-      }
-      return answer(0, 2);
-    }
-    answer(1, 0);
-    this.endSession(g, STOP.APP);
+    serveCommand(this.commands, f);
   }
 
   private onStartAuth(b: Body): void {
-    const g = this.gunOf(b);
-    if (!g || !g.cardWait || !this.mine(b)) return;
+    const g = gunOf(this.guns, b);
+    if (!g || !g.cardWait || !mine(this, b)) return;
     const w = g.cardWait;
     g.cardWait = null;
     this.timers.clear(`card:${g.no}`);
@@ -1012,134 +703,6 @@ export class VirtualPile extends EventEmitter {
       balance: Math.round(Number(b.balance) * 100) * 100,
     });
     w.resolve({ result: 'started', session: s });
-  }
-
-  private onBalanceUpdate(f: DecodedFrame): void {
-    const b = f.body;
-    const card = normCard(b.physicalCardNo) ?? '0000000000000000';
-    const answer = (result: number) => this.reply(0x41, { pileNo: this.pileNo, physicalCardNo: card, result }, f.seq);
-    if (!this.mine(b)) return answer(1);
-    const g = this.gunOf(b);
-    const s = g?.session;
-    const anyCard = card === '0000000000000000';
-    if (!s) return answer(anyCard ? 0 : 2);
-    if (!anyCard && s.physicalCardNo !== card) return answer(2);
-    s.balance = Math.round(Number(b.balance) * 100) * 100;
-    answer(0);
-    this.checkLimits(g!);
-  }
-
-  private onCardSync(f: DecodedFrame): void {
-    const b = f.body;
-    if (!this.mine(b)) return this.reply(0x43, { pileNo: this.pileNo, result: 0, failReason: 1 }, f.seq);
-    const r = this.cards.sync(Array.isArray(b.cards) ? (b.cards as Body[]) : []);
-    this.reply(0x43, { pileNo: this.pileNo, ...r }, f.seq);
-  }
-
-  private onCardClear(f: DecodedFrame): void {
-    const b = f.body;
-    const list = Array.isArray(b.cards) ? (b.cards as Body[]) : [];
-    const items = this.mine(b)
-      ? list.map((c) => this.cards.clear(c.physicalCardNo))
-      : list.map((c) => ({ physicalCardNo: String(c.physicalCardNo), result: 0, failReason: 1 }));
-    this.reply(0x45, { pileNo: this.pileNo, cards: items }, f.seq);
-  }
-
-  private onCardQuery(f: DecodedFrame): void {
-    const b = f.body;
-    const list = Array.isArray(b.cards) ? (b.cards as Body[]) : [];
-    const items = list.map((c) => ({ physicalCardNo: String(c.physicalCardNo), result: this.mine(b) && this.cards.has(c.physicalCardNo) ? 1 : 0 }));
-    this.reply(0x47, { pileNo: this.pileNo, cards: items }, f.seq);
-  }
-
-  private onWorkParams(f: DecodedFrame): void {
-    const b = f.body;
-    const pct = Number(b.maxPowerPercent);
-    const ok = this.mine(b) && (b.workState === 0 || b.workState === 1) && pct >= 30 && pct <= 100;
-    if (ok) {
-      this.disabled = b.workState === 1;
-      for (const g of this.guns) if (g.session) this.accrue(g);
-      this.maxPowerPercent = pct;
-      for (const g of this.guns) if (g.session) {
-        g.session.watts = this.gunWatts(g);
-        this.checkLimits(g);
-      }
-    }
-    this.reply(0x51, { pileNo: this.pileNo, result: ok ? 1 : 0 }, f.seq);
-    if (ok) this.emitState();
-  }
-
-  private onTimeSync(f: DecodedFrame): void {
-    const b = f.body;
-    if (this.mine(b)) {
-      const t = parseWallTime(b.time);
-      if (t) {
-        for (const g of this.guns) if (g.session) this.accrue(g);
-        this.wallOffset = instantOf(t).getTime() - this.clock.now();
-      } else {
-        this.fail(new YkcError('YKC_FIELD', `pile ${this.pileNo}: time sync with an unusable time ${JSON.stringify(b.time)}`, { field: 'time', value: b.time }));
-      }
-    }
-    this.reply(0x55, { pileNo: this.pileNo, time: b.time }, f.seq);
-  }
-
-  private onTariffPush(f: DecodedFrame): void {
-    const ok = this.mine(f.body) && this.acceptModel(f.body);
-    this.reply(0x57, { pileNo: this.pileNo, result: ok ? 1 : 0 }, f.seq);
-  }
-
-  private onLockCommand(f: DecodedFrame): void {
-    const b = f.body;
-    const g = this.gunOf(b);
-    const gunNo = typeof b.gunNo === 'number' ? b.gunNo : 0;
-    if (!this.mine(b) || !g || (b.action !== 0x55 && b.action !== 0xff)) {
-      return this.reply(0x63, { pileNo: this.pileNo, gunNo, result: 0 }, f.seq);
-    }
-    // A lock cannot rise under a parked car: it fails and raises its "did not reach position" alarm.
-    const blocked = b.action === 0x55 && g.plugged;
-    if (blocked) g.lock.alarm = 0x55;
-    else g.lock = { state: b.action, alarm: 0 };
-    this.reply(0x63, { pileNo: this.pileNo, gunNo, result: blocked ? 0 : 1 }, f.seq);
-    this.originate(0x61, {
-      pileNo: this.pileNo,
-      gunNo,
-      lockState: g.lock.state,
-      parkingState: g.plugged ? 0xff : 0,
-      lockBattery: 100,
-      alarm: g.lock.alarm,
-    });
-  }
-
-  private onReboot(f: DecodedFrame): void {
-    const b = f.body;
-    const ok = this.mine(b) && (b.runWhen === 1 || b.runWhen === 2);
-    this.reply(0x91, { pileNo: this.pileNo, result: ok ? 1 : 0 }, f.seq);
-    if (!ok) return;
-    if (b.runWhen === 2 && this.guns.some((g) => g.session)) this.rebootWhenIdle = true;
-    else this.reboot();
-  }
-
-  private onOta(f: DecodedFrame): void {
-    const b = f.body;
-    if (!this.mine(b)) return this.reply(0x93, { pileNo: this.pileNo, status: 1 }, f.seq);
-    if (b.pileModel !== (this.pileType === 'DC' ? 1 : 2)) return this.reply(0x93, { pileNo: this.pileNo, status: 2 }, f.seq);
-    const forced = this.opts.otaResult;
-    const outcome: Promise<OtaOutcome> =
-      forced !== undefined
-        ? Promise.resolve({ status: forced, firmware: this.opts.otaFirmware })
-        : downloadUpdate(b, { expect: this.opts.otaExpect, firmware: this.opts.otaFirmware, fileName: this.opts.otaFileName });
-    const link = this.link;
-    void outcome.then((o) => {
-      // The pile may have rebooted, been closed or reconnected while it was downloading.
-      if (this.link !== link || this.state !== 'online') return;
-      this.reply(0x93, { pileNo: this.pileNo, status: o.status }, f.seq);
-      const firmwareBefore = this.firmware;
-      if (o.status === 0 && o.firmware) this.firmware = o.firmware;
-      this.emit('ota', { ...o, ftpHost: String(b.ftpHost), ftpPath: String(b.ftpPath), firmwareBefore } satisfies PileOtaEvent);
-      if (o.status !== 0) return;
-      if (b.runWhen === 2 && this.guns.some((g) => g.session)) this.rebootWhenIdle = true;
-      else this.reboot();
-    });
   }
 
   /**
@@ -1194,49 +757,10 @@ export class VirtualPile extends EventEmitter {
 
   // ---- realtime data ---------------------------------------------------------------------------
 
-  private gunState(g: Gun): number {
-    if (g.faultBits) return GUN_FAULT;
-    return g.session ? GUN_CHARGING : GUN_IDLE;
-  }
-
+  /** The gun's 0x13 body now. */
   private realtimeBody(g: Gun): Body {
-    const s = g.session;
-    if (s) this.accrue(g);
-    const energy = s ? s.meter.energy : 0;
-    const amount = s ? s.meter.amount : 0;
-    const minutes = s ? Math.floor((this.clock.now() - s.startSim) / 60_000) : 0;
-    const soc = s ? socAfter(s.car, energy) : 0;
-    let volts = 0;
-    let amps = 0;
-    if (s) {
-      volts = this.pileType === 'DC' ? packVolts(s.car, soc) : 220;
-      amps = Math.round((s.watts / volts) * 10) / 10;
-    }
-    return {
-      tradeNo: s ? s.tradeNo : '0'.repeat(32),
-      pileNo: this.pileNo,
-      gunNo: g.no,
-      gunState: this.gunState(g),
-      gunHolstered: g.plugged ? 0 : 1,
-      gunPlugged: g.plugged ? 1 : 0,
-      outputVoltage: volts,
-      outputCurrent: amps,
-      gunTemp: s ? 35 + Math.min(20, Math.floor(minutes / 10)) : null,
-      gunCableCode: '',
-      soc: s && this.pileType === 'DC' ? Math.floor(soc) : 0,
-      batteryMaxTemp: s && this.pileType === 'DC' ? 25 + Math.min(20, Math.floor(minutes / 6)) : null,
-      chargingMinutes: Math.min(65535, minutes),
-      remainingMinutes: s && this.pileType === 'DC' ? Math.min(65535, this.remainingMinutes(s, energy)) : 0,
-      chargedEnergy: energy / 1e4,
-      lossEnergy: (s ? s.meter.lossEnergy : 0) / 1e4,
-      chargedAmount: amount / 1e4,
-      hardwareFault: g.faultBits,
-    };
-  }
-
-  private remainingMinutes(s: Session, energy: number): number {
-    if (!(s.watts > 0)) return 0;
-    return Math.ceil((energyToTarget(s.car, energy) * 360_000) / s.watts / 60_000);
+    if (g.session) this.accrue(g);
+    return realtimeBody(this.pileNo, this.pileType, g, this.clock.now());
   }
 
   /** 0x13 at once (state or plug change), and restart its period. */
@@ -1278,7 +802,7 @@ export class VirtualPile extends EventEmitter {
     this.accrue(g);
     const energyUnits = s.meter.energy;
     const minutes = Math.floor((this.clock.now() - s.startSim) / 60_000);
-    return { energyUnits, watts: s.watts, minutes, remainingMinutes: this.remainingMinutes(s, energyUnits) };
+    return { energyUnits, watts: s.watts, minutes, remainingMinutes: remainingMinutes(s, energyUnits) };
   }
 
   private beginSession(g: Gun, info: Omit<PileSessionInfo, 'gunNo' | 'startedAt'>): PileSessionInfo {
@@ -1305,25 +829,11 @@ export class VirtualPile extends EventEmitter {
       s.sentBms = true;
     }
     this.realtimeNow(g);
-    const pub = this.sessionInfo(s);
+    const pub = sessionInfo(s);
     this.emit('session', { event: 'started', ...pub } satisfies PileSessionEvent);
     this.emitState();
     this.checkLimits(g);
     return pub;
-  }
-
-  private sessionInfo(s: Session): PileSessionInfo {
-    const out: PileSessionInfo = {
-      gunNo: s.gunNo,
-      tradeNo: s.tradeNo,
-      startType: s.startType,
-      logicalCardNo: s.logicalCardNo,
-      physicalCardNo: s.physicalCardNo,
-      balance: s.balance,
-      startedAt: s.startedAt,
-    };
-    if (s.parallelNo) out.parallelNo = s.parallelNo;
-    return out;
   }
 
   /** Brings the session's meter up to now. */
@@ -1369,34 +879,12 @@ export class VirtualPile extends EventEmitter {
     if (this.pileType === 'DC' && s.sentBms && this.state === 'online') {
       this.originate(0x19, chargeEndBody(this.ids(g, s), s.car, fig, Number(this.pileNo.slice(-8))));
     }
-    const body = this.recordBody(g, s, stopReason);
-    this.emit('session', { event: 'ended', ...this.sessionInfo(s), stopReason, energy: fig.energyUnits, amount: s.meter.amount } satisfies PileSessionEvent);
-    this.queueRecord(body);
+    const body = recordBody(this.pileNo, this.pileType, g, s, stopReason, this.faults.meterJump ?? 0);
+    this.emit('session', { event: 'ended', ...sessionInfo(s), stopReason, energy: fig.energyUnits, amount: s.meter.amount } satisfies PileSessionEvent);
+    this.records.queue(body);
     this.realtimeNow(g);
     this.emitState();
     if (this.rebootWhenIdle && !this.guns.some((x) => x.session)) this.reboot();
-  }
-
-  /** The 0x3B body; level blocks, meter readings and totals are the billing library's record fields. */
-  private recordBody(g: Gun, s: Session, stopReason: number): Body {
-    const end = s.meter.now;
-    const fees = { ...s.meter.bill().record };
-    const jump = this.faults.meterJump ?? 0;
-    const plus = (kwh: number) => (Math.round(kwh * 1e4) + jump) / 1e4;
-    if (jump) Object.assign(fees, { meterEnd: plus(fees.meterEnd), totalEnergy: plus(fees.totalEnergy) });
-    return {
-      tradeNo: s.tradeNo,
-      pileNo: this.pileNo,
-      gunNo: g.no,
-      startTime: s.startedAt,
-      endTime: end,
-      ...fees,
-      vin: s.startType === 2 || s.startType === 4 || this.pileType === 'AC' ? '' : s.car.vin,
-      startType: s.startType,
-      tradeTime: end,
-      stopReason,
-      physicalCardNo: s.physicalCardNo,
-    };
   }
 
   private failedStartRecord(g: Gun, p: PendingStart, stopReason: number): void {
@@ -1407,7 +895,7 @@ export class VirtualPile extends EventEmitter {
       meter: new SessionMeter(this.tariff!, g.meter, now), car: g.car, watts: 0, sentBms: false,
     };
     this.emit('session', { event: 'refused', gunNo: g.no, tradeNo: p.tradeNo, stopReason, reason: 'insufficient balance' } satisfies PileSessionEvent);
-    this.queueRecord(this.recordBody(g, s, stopReason));
+    this.records.queue(recordBody(this.pileNo, this.pileType, g, s, stopReason, this.faults.meterJump ?? 0));
   }
 
   private refuse(g: Gun, reason: string, failReason?: number): CardOutcome {
@@ -1420,56 +908,11 @@ export class VirtualPile extends EventEmitter {
     const logical = this.cards.logicalOf(card);
     if (!logical) return this.refuse(g, `${why}; card not in the offline list`);
     if (!g.plugged || g.session || g.faultBits || !this.tariff) return this.refuse(g, `${why}; gun not available`);
-    const w = wallTimeOf(new Date(this.wallNow()));
-    const p2 = (n: number) => String(n).padStart(2, '0');
     g.offlineCounter = (g.offlineCounter + 1) % 10000;
-    const made = `${this.pileNo}${p2(g.no)}${p2(w.year % 100)}${p2(w.month)}${p2(w.day)}${p2(w.hour)}${p2(w.minute)}${p2(w.second)}${String(g.offlineCounter).padStart(4, '0')}`;
+    const made = offlineTradeNo(this.pileNo, g.no, this.wallNow(), g.offlineCounter);
     const tradeNo = this.faults.reuseTradeNo && g.lastTradeNo ? g.lastTradeNo : made;
     const s = this.beginSession(g, { tradeNo, startType: 4, logicalCardNo: logical, physicalCardNo: card, balance: null });
     return { result: 'started', session: s };
-  }
-
-  // ---- transaction records ---------------------------------------------------------------------
-
-  private queueRecord(body: Body): void {
-    const r: PendingRecord = { tradeNo: String(body.tradeNo), body, attempts: 0 };
-    this.records.set(r.tradeNo, r);
-    if (this.state === 'online' && !this.faults.silence && !this.faults.holdRecords) this.deliverRecord(r);
-    else this.emit('record', { event: 'stored', tradeNo: r.tradeNo, attempt: 0, body } satisfies PileRecordEvent);
-  }
-
-  /** Sends the record, then resends 3 × 30 s and once more 5 min later until 0x40 (§8.6). */
-  private deliverRecord(r: PendingRecord): void {
-    if (!this.records.has(r.tradeNo)) return;
-    const max = this.timing.recordRetries + 2;
-    if (this.state === 'online' && !this.faults.holdRecords && this.originate(0x3b, r.body)) {
-      r.attempts++;
-      this.stats.recordsSent++;
-      this.emit('record', { event: 'sent', tradeNo: r.tradeNo, attempt: r.attempts, body: r.body } satisfies PileRecordEvent);
-    }
-    if (r.attempts >= max) {
-      this.timers.set(`rec:${r.tradeNo}`, this.timing.recordRetryMs, () => {
-        if (!this.records.has(r.tradeNo)) return;
-        this.records.delete(r.tradeNo);
-        this.stats.recordsAbandoned++;
-        this.emit('record', { event: 'abandoned', tradeNo: r.tradeNo, attempt: r.attempts, body: r.body } satisfies PileRecordEvent);
-      });
-      return;
-    }
-    if (r.attempts === 0) return; // not sent (offline or silent): the next login delivers it
-    const wait = r.attempts <= this.timing.recordRetries ? this.timing.recordRetryMs : this.timing.recordFinalMs;
-    this.timers.set(`rec:${r.tradeNo}`, wait, () => this.deliverRecord(r));
-  }
-
-  private onRecordAck(b: Body): void {
-    const r = this.records.get(String(b.tradeNo));
-    if (!r) return;
-    this.records.delete(r.tradeNo);
-    this.timers.clear(`rec:${r.tradeNo}`);
-    const ok = b.result === 0;
-    if (ok) this.stats.recordsConfirmed++;
-    else this.stats.recordsRefused++;
-    this.emit('record', { event: ok ? 'confirmed' : 'refused', tradeNo: r.tradeNo, attempt: r.attempts, body: r.body } satisfies PileRecordEvent);
   }
 
   // ---- helpers ---------------------------------------------------------------------------------
@@ -1490,9 +933,9 @@ export class VirtualPile extends EventEmitter {
     if (s) {
       this.accrue(g);
       const energy = s.meter.energy;
-      session = { ...this.sessionInfo(s), energy, amount: s.meter.amount, soc: Math.floor(socAfter(s.car, energy)) };
+      session = { ...sessionInfo(s), energy, amount: s.meter.amount, soc: Math.floor(socAfter(s.car, energy)) };
     }
-    return { gunNo: g.no, state: this.gunState(g), plugged: g.plugged, faultBits: g.faultBits, meter: s ? s.meter.reading : g.meter, session, waitingForPlug: !!g.pendingStart };
+    return { gunNo: g.no, state: gunState(g), plugged: g.plugged, faultBits: g.faultBits, meter: s ? s.meter.reading : g.meter, session, waitingForPlug: !!g.pendingStart };
   }
 
   private setState(s: LinkState): void {
@@ -1512,12 +955,3 @@ export class VirtualPile extends EventEmitter {
   }
 }
 
-/** Platform → pile commands the pile serves (replies to its own requests are handled apart). */
-const COMMANDS = new Set([0x12, 0x34, 0x36, 0x42, 0x44, 0x46, 0x48, 0x52, 0x56, 0x58, 0x62, 0x92, 0x94, 0xa4]);
-
-/** @deprecated use PileRecordEvent (the gateway exports its own RecordEvent). */
-export type RecordEvent = PileRecordEvent;
-/** @deprecated use PileSessionEvent (the gateway exports its own SessionEvent). */
-export type SessionEvent = PileSessionEvent;
-/** @deprecated use PileSessionInfo (the gateway exports its own SessionInfo). */
-export type SessionInfo = PileSessionInfo;

@@ -78,16 +78,19 @@ export class Firmware {
     this.send(0x33, bcd(tradeNo, 16) + bcd(this.pileNo, 7) + bcd(String(gunNo), 1) + le(result, 1) + le(reason, 1));
   }
 
-  /** §5.3 0x3B transaction record (158 bytes); all the energy in the flat block at 1.00000 yuan/kWh. Returns the body hex. */
+  /** §5.3 0x3B transaction record (158 bytes); all the energy in the flat block. Returns the body hex. */
   recordBody(gunNo: number, tradeNo: string, r: {
     start: [number, number, number, number, number, number]; end: [number, number, number, number, number, number];
     meterStart: number; meterEnd: number; energy: number; startType?: number; stopReason?: number;
+    /** Unit prices sharp, peak, flat, valley in 0.00001 yuan/kWh (the pile's tariff; default 1.00000 yuan/kWh each). */
+    prices?: [number, number, number, number];
   }): string {
-    const amount = r.energy; // 1 yuan/kWh: 0.0001 kWh × 1 → 0.0001 yuan
-    const block = (e: number, a: number) => le(100_000, 4) + le(e, 4) + le(e, 4) + le(a, 4);
+    const [ps, pp, pf, pv] = r.prices ?? [100_000, 100_000, 100_000, 100_000];
+    const amount = Math.floor((r.energy * pf) / 100_000); // 0.0001 kWh × yuan/kWh → 0.0001 yuan
+    const block = (p: number, e: number, a: number) => le(p, 4) + le(e, 4) + le(e, 4) + le(a, 4);
     return (
       bcd(tradeNo, 16) + bcd(this.pileNo, 7) + bcd(String(gunNo), 1) + cp56(r.start) + cp56(r.end) +
-      block(0, 0) + block(0, 0) + block(r.energy, amount) + block(0, 0) +
+      block(ps, 0, 0) + block(pp, 0, 0) + block(pf, r.energy, amount) + block(pv, 0, 0) +
       le(r.meterStart, 5) + le(r.meterEnd, 5) + le(r.energy, 4) + le(r.energy, 4) + le(amount, 4) +
       '00'.repeat(17) + le(r.startType ?? 4, 1) + cp56(r.end) + le(r.stopReason ?? 0x40, 1) + '00000000D14B0A54'
     );

@@ -8,7 +8,11 @@ export interface ParsedArgs {
   positional: string[];
 }
 
-export function parseArgs(args: string[]): ParsedArgs {
+/**
+ * `switches` are the options that take no value: they never swallow the next argument
+ * (`ykc replay --quiet FILE` keeps FILE as the capture to play).
+ */
+export function parseArgs(args: string[], switches: readonly string[] = []): ParsedArgs {
   const flags: Record<string, string | true> = {};
   const positional: string[] = [];
   for (let i = 0; i < args.length; i++) {
@@ -16,11 +20,26 @@ export function parseArgs(args: string[]): ParsedArgs {
     if (a.startsWith('--')) {
       const eq = a.indexOf('=');
       if (eq > 0) flags[a.slice(2, eq)] = a.slice(eq + 1);
-      else if (i + 1 < args.length && !args[i + 1].startsWith('--')) flags[a.slice(2)] = args[++i];
+      else if (!switches.includes(a.slice(2)) && i + 1 < args.length && !args[i + 1].startsWith('--')) flags[a.slice(2)] = args[++i];
       else flags[a.slice(2)] = true;
     } else positional.push(a);
   }
   return { flags, positional };
+}
+
+/**
+ * Refuses an option that needs a value but was given none (`--port` last, or followed by another
+ * option): parseArgs reads it as `true`, which Number() turns into 1, so `--port` alone listened on
+ * port 1, `--admit-rate` admitted one pile a second and `--allow` allowed every pile. A switch given
+ * a value (`--quiet=no`) is refused too.
+ */
+export function checkFlagValues(flags: ParsedArgs['flags'], switches: readonly string[]): void {
+  for (const [k, v] of Object.entries(flags)) {
+    if (k === 'help' || k === 'h') continue;
+    if (switches.includes(k)) {
+      if (v !== true) throw new Error(`--${k} takes no value, got ${v}`);
+    } else if (v === true) throw new Error(`--${k} needs a value`);
+  }
 }
 
 /**
@@ -36,8 +55,8 @@ export function checkKnownFlags(flags: ParsedArgs['flags'], known: readonly stri
 export function intFlag(flags: ParsedArgs['flags'], name: string, dflt: number, min: number, max: number): number {
   const v = flags[name];
   if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer from ${min} to ${max}, got ${String(v)}`);
+  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer from ${min} to ${max}, got ${v === true ? 'no value' : String(v)}`);
   return n;
 }
 

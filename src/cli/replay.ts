@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import { CaptureLine, parseCaptureLine } from '../gateway/capture';
 import { CaptureReplay } from '../simulator/replay';
 import { decodeFrame } from '../protocol';
-import { checkKnownFlags, errorJson, parseArgs } from './args';
+import { checkFlagValues, checkKnownFlags, errorJson, parseArgs } from './args';
 import { CliIo } from './io';
 
 const USAGE = `usage: ykc replay FILE --port P [--host 127.0.0.1] [--pile PILENO] [--speed 1] [--answer-timeout 5] [--max-gap 60] [--quiet]
@@ -20,6 +20,8 @@ It answers nothing by itself. Prints each difference between the gateway's answe
 as a JSON line ("differs" with the fields, "missing", "extra"), then a report. Exit 1 if anything differed.`;
 
 const OPTIONS = ['host', 'port', 'pile', 'speed', 'answer-timeout', 'max-gap', 'quiet'];
+/** Options that take no value (the rest need one). */
+const SWITCHES = ['quiet'];
 
 function number(v: string | true | undefined, name: string, dflt: number, min: number, max: number): number {
   if (v === undefined) return dflt;
@@ -47,7 +49,7 @@ export function readCapture(file: string): CaptureLine[] {
 }
 
 export async function run(args: string[], io: CliIo): Promise<number> {
-  const { flags, positional } = parseArgs(args);
+  const { flags, positional } = parseArgs(args, SWITCHES);
   if (flags.help || flags.h) {
     io.out(USAGE);
     return 0;
@@ -55,6 +57,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   let replay: CaptureReplay;
   try {
     checkKnownFlags(flags, OPTIONS);
+    checkFlagValues(flags, SWITCHES);
     if (positional.length !== 1) throw new Error('give exactly one capture file');
     if (flags.port === undefined) throw new Error('--port is required');
     const pile = flags.pile;

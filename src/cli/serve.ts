@@ -7,7 +7,7 @@ import { FrameEvent, GatewayOptions, RecordConfirmMode, RecordEvent, YkcServer }
 import { captureLine } from '../gateway/capture';
 import { DEFAULT_TARIFF, Tariff, TariffBody } from '../billing';
 import { YkcError } from '../protocol';
-import { checkKnownFlags, errorJson, intFlag, parseArgs } from './args';
+import { checkFlagValues, checkKnownFlags, errorJson, intFlag, parseArgs } from './args';
 import { CliIo } from './io';
 
 /** The built-in tariff (src/billing/default-tariff.ts) so piles can charge out of the box. */
@@ -22,6 +22,8 @@ then acknowledges it to the pile (0x40); a record that cannot be written is not 
 ({"at","dir":"in"|"out","pileNo","hex"}) for \`ykc decode FILE\` and \`ykc replay FILE\`.`;
 
 const OPTIONS = ['host', 'port', 'allow', 'confirm', 'records', 'capture', 'tariff', 'raw', 'heartbeats', 'no-time-sync', 'admit-rate'];
+/** Options that take no value (the rest need one). */
+const SWITCHES = ['raw', 'heartbeats', 'no-time-sync'];
 
 /** Capture bytes waiting for the disk before lines are dropped (and counted) instead of queued. */
 export const CAPTURE_MAX_BUFFERED = 8 * 1024 * 1024;
@@ -54,13 +56,14 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   let tariff: TariffBody = DEMO_TARIFF;
   let recordsFd: number | null = null;
   let capture: fs.WriteStream | null = null;
-  const { flags, positional } = parseArgs(args);
+  const { flags, positional } = parseArgs(args, SWITCHES);
   if (flags.help || flags.h) {
     io.out(USAGE);
     return 0;
   }
   try {
     checkKnownFlags(flags, OPTIONS);
+    checkFlagValues(flags, SWITCHES);
     if (positional.length) throw new Error(`unexpected argument ${positional[0]}`);
     host = typeof flags.host === 'string' ? flags.host : '127.0.0.1';
     port = intFlag(flags, 'port', 8768, 0, 65535);

@@ -2,13 +2,13 @@
  * `ykc simulate`: N virtual piles against a host:port. A one-line summary on stderr at most once
  * a second, a JSON report on stdout at the end; stops on SIGINT/SIGTERM or after --duration.
  */
-import { checkKnownFlags, errorJson, parseArgs } from './args';
+import { checkFlagValues, checkKnownFlags, errorJson, parseArgs } from './args';
 import { CliIo } from './io';
 import { Fleet, FleetStats, Scenario } from '../simulator/fleet';
 import { PileType } from '../simulator/pile';
 
 const USAGE = `usage: ykc simulate --port P [--host 127.0.0.1] [--piles 1] [--guns 1] [--type DC|AC|mixed] [--version 1.5|1.6]
-                    [--speed 1] [--scenario idle|charge|faults] [--duration S] [--base 32010200000001]
+                    [--speed 1] [--scenario idle|charge|faults] [--duration S] [--base 32019900000001]
                     [--power KW] [--session-minutes 10-60] [--seed N] [--quiet]
 Runs virtual piles (distinct pile numbers from --base) against a YKC platform. --speed X runs the piles'
 clock X times faster (heartbeats, realtime data and charging all scale). --duration is in real seconds.
@@ -42,6 +42,13 @@ function range(flags: Record<string, string | true>, name: string): [number, num
 }
 
 const OPTIONS = ['host', 'port', 'piles', 'guns', 'type', 'version', 'speed', 'scenario', 'duration', 'base', 'power', 'session-minutes', 'seed', 'quiet'];
+/**
+ * First pile number when --base is not given: clear of the npm start demo's piles (32010200000001–3,
+ * DEMO_PILES) so `ykc simulate --port 8768` adds piles to the demo instead of taking over its own.
+ */
+export const DEFAULT_BASE = '32019900000001';
+/** Options that take no value (the rest need one). */
+const SWITCHES = ['quiet'];
 
 export function summaryLine(s: FleetStats, framesPerSecond: number, lastProblem?: string): string {
   return (
@@ -58,7 +65,7 @@ function formatDuration(ms: number): string {
 }
 
 export async function run(args: string[], io: CliIo): Promise<number> {
-  const { flags, positional } = parseArgs(args);
+  const { flags, positional } = parseArgs(args, SWITCHES);
   if (flags.help || flags.h) {
     io.out(USAGE);
     return 0;
@@ -67,6 +74,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   let durationS: number;
   try {
     checkKnownFlags(flags, OPTIONS);
+    checkFlagValues(flags, SWITCHES);
     if (positional.length) throw new Error(`unexpected argument ${positional[0]}`);
     if (flags.port === undefined) throw new Error('--port is required');
     const speed = num(flags, 'speed', 1, 0.001, 1_000_000, false);
@@ -80,7 +88,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       version: str(flags, 'version', '1.5', ['1.5', '1.6'] as const),
       speed,
       scenario: str<Scenario>(flags, 'scenario', 'idle', ['idle', 'charge', 'faults']),
-      basePileNo: typeof flags.base === 'string' ? flags.base : undefined,
+      basePileNo: typeof flags.base === 'string' ? flags.base : DEFAULT_BASE,
       powerKw: flags.power === undefined ? undefined : num(flags, 'power', 60, 0.1, 10_000, false),
       seed: num(flags, 'seed', 1, 0, 2 ** 31),
       sessionMinutes: range(flags, 'session-minutes'),

@@ -6,7 +6,7 @@
  */
 import * as path from 'path';
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
-import { OrderJournal, OrderPayload, OrderTracker, OrderTrackerOptions, AlarmPayload, ALARM_CODES } from '../src/orders';
+import { OrderJournal, OrderPayload, OrderTracker, OrderTrackerOptions, AlarmPayload, ALARM_CODES, offlineKey, recordSummary } from '../src/orders';
 import { YkcError } from '../src/protocol';
 import { catalogueDescriber, ErrorThrottle, toNodeError } from './shared/errors';
 import type { YkcServerNode } from './shared/server-node';
@@ -35,6 +35,8 @@ const num = (v: unknown, dflt: number, min = 0): number => {
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v) && !Buffer.isBuffer(v);
 
 const TRADE_RE = /^[0-9A-Fa-f]{32}$/;
+/** A close reason is kept in the history and the journal (historySize entries): bounded. */
+const MAX_REASON = 256;
 
 function tradeNoOf(msg: NodeMessage, p: Record<string, unknown>): string {
   const ykc = isObject(msg.ykc) ? msg.ykc : {};
@@ -136,6 +138,9 @@ export = function (RED: NodeAPI): void {
           send([null, null, { ...msg, payload: tracker.snapshot() }]);
         } else if (topic === 'close') {
           const reason = typeof p.reason === 'string' ? p.reason : '';
+          if (reason.length > MAX_REASON) {
+            throw new YkcError('YKC_INPUT', `msg.payload.reason is ${reason.length} characters long; at most ${MAX_REASON}`, { field: 'reason', length: reason.length, max: MAX_REASON });
+          }
           tracker.close(tradeNoOf(msg, p), reason);
         } else if (topic === 'ack' || topic === 'acknowledge') {
           const code = p.code;
@@ -146,7 +151,10 @@ export = function (RED: NodeAPI): void {
         } else if (isObject(p.audit) && typeof p.audit.ok === 'boolean') {
           // ykc-billing's output: the audit of the record's own figures against the tariff.
           const a = p.audit;
-          tracker.audit(tradeNoOf(msg, p), a.ok as boolean, { mismatches: a.mismatches ?? [], inconsistencies: a.inconsistencies ?? [] }, {
+          let tradeNo = tradeNoOf(msg, p);
+          // A record with an all-zero trade number: its order is keyed by pile, gun and start time (docs/orders.md).
+          if (/^0+$/.test(tradeNo) && typeof p.pileNo === 'string' && typeof p.gunNo === 'number') tradeNo = offlineKey(p.pileNo, p.gunNo, recordSummary(p)) ?? tradeNo;
+          tracker.audit(tradeNo, a.ok as boolean, { mismatches: a.mismatches ?? [], inconsistencies: a.inconsistencies ?? [] }, {
             pileNo: typeof p.pileNo === 'string' ? p.pileNo : undefined,
             gunNo: typeof p.gunNo === 'number' ? p.gunNo : undefined,
           });

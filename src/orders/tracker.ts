@@ -267,10 +267,9 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     const cur = this.current(pileNo, gunNo);
     if (charging && !ZERO_TRADE.test(tradeNo)) {
       let o = this.orders.get(tradeNo);
-      if (!o || RANK[o.state] >= RANK.recorded || o.pileNo !== pileNo) o = this.begin(tradeNo, pileNo, gunNo, 'offline', 'charging', now);
-      o.rtAt = now;
-      o.rtEnergy = units(b.chargedEnergy);
-      o.rtAmount = units(b.chargedAmount);
+      const rt: Realtime = { at: now, energy: units(b.chargedEnergy), amount: units(b.chargedAmount) };
+      if (!o || RANK[o.state] >= RANK.recorded || o.pileNo !== pileNo) o = this.begin(tradeNo, pileNo, gunNo, 'offline', 'charging', now, rt);
+      setRealtime(o, rt);
       this.clearAlarm('startNotConfirmed', tradeNo, 'charging', now);
       this.clearAlarm('realtimeSilent', tradeNo, 'realtime data again', now);
       if (o.state === 'started' || o.state === 'requested' || o.state === 'ended') this.advance(o, 'charging', now, o.state === 'ended');
@@ -462,7 +461,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
    * A start seen for a trade number: the order it belongs to, created if new. A trade number that
    * already carried a charge to its end, coming back as a new start, is a reused one.
    */
-  private begin(tradeNo: string, pileNo: string, gunNo: number, origin: OrderOrigin, state: OrderState, now: number): Order {
+  private begin(tradeNo: string, pileNo: string, gunNo: number, origin: OrderOrigin, state: OrderState, now: number, rt?: Realtime): Order {
     const prev = this.current(pileNo, gunNo);
     let o = this.orders.get(tradeNo);
     if (o && (RANK[o.state] >= RANK.recorded || o.pileNo !== pileNo || o.gunNo !== gunNo)) {
@@ -478,7 +477,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
       const h = this.history.get(tradeNo);
       const reused = !!h?.started;
       if (reused) this.reused(tradeNo, pileNo, gunNo, now, { previousPile: h!.pileNo, previousGun: h!.gunNo, previousClose: h!.closeReason });
-      o = this.create(tradeNo, pileNo, gunNo, origin, state, now, !reused);
+      o = this.create(tradeNo, pileNo, gunNo, origin, state, now, !reused, rt);
       if (reused) {
         o.reused = true;
         this.changed(o, now);
@@ -492,7 +491,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
   }
 
   /** A new order, entering at `state` (an order first seen charging or in its record has no earlier steps). */
-  private create(tradeNo: string, pileNo: string, gunNo: number, origin: OrderOrigin, state: OrderState, now: number, announce = true): Order {
+  private create(tradeNo: string, pileNo: string, gunNo: number, origin: OrderOrigin, state: OrderState, now: number, announce = true, rt?: Realtime): Order {
     while (this.orders.size >= this.options.maxOpenOrders) {
       const oldest = this.orders.values().next().value as Order;
       this.problem(new YkcError('YKC_LIMIT', `more than ${this.options.maxOpenOrders} open orders (maxOpenOrders): the oldest (${oldest.tradeNo}) is closed`, { tradeNo: oldest.tradeNo }));
@@ -501,6 +500,8 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     const o = newOrder(tradeNo, pileNo, gunNo, origin, now);
     o.state = state;
     o.at[RANK[state]] = now;
+    // An order first seen in a 0x13 is announced with that frame's figures.
+    if (rt) setRealtime(o, rt);
     this.orders.set(tradeNo, o);
     this.index(o);
     this.changed(o, now, announce);
@@ -584,7 +585,9 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     }
     if (o.rtAt) {
       const tol = this.options.meterToleranceUnits;
-      const since = Math.max(0, (end ?? now) - o.rtAt);
+      // Since the last 0x13 by the gateway's clock (the record arrives after the charge ended): the pile's
+      // own end time would shrink this to nothing when its clock runs slow.
+      const since = Math.max(0, now - o.rtAt);
       const more = Math.ceil((kw * since) / 360);
       const diff = r.totalEnergy - o.rtEnergy;
       if (diff < -tol || diff > tol + more) {
@@ -713,6 +716,18 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
   private problem(e: YkcError): void {
     if (this.listenerCount('problem')) this.emit('problem', e);
   }
+}
+
+interface Realtime {
+  at: number;
+  energy: number;
+  amount: number;
+}
+
+function setRealtime(o: Order, rt: Realtime): void {
+  o.rtAt = rt.at;
+  o.rtEnergy = rt.energy;
+  o.rtAmount = rt.amount;
 }
 
 function gunKey(pileNo: string, gunNo: number): string {

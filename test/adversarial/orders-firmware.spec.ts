@@ -235,6 +235,41 @@ describe('adversarial: order watchdog against imperfect firmware (raw sockets, P
     assert.deepEqual([...codes(t1), ...codes(t2)], []);
   });
 
+  it('an order first seen in a charging 0x13 is announced with that frame\'s figures (not realtime: null)', async () => {
+    await rig.start({}, { realtimeSilentMs: 20_000 });
+    const pile = pileNo();
+    const t = tradeOf(pile, 1, 13);
+    const fw = await connect(pile);
+    fw.realtime(1, t, { state: 3, energy: 4321, amount: 5678 });
+    const charging = await rig.states.wait((s) => s.tradeNo === t && s.state === 'charging');
+    assert.deepEqual(charging.realtime && [charging.realtime.energy, charging.realtime.amount], [4321, 5678]);
+    assert.equal(charging.realtime?.at, charging.chargingAt);
+  });
+
+  it('a pile whose clock runs 10 min slow: record energy a little above the last 0x13 (what the gun delivered since) is no meterAnomaly; a real jump still is', async () => {
+    await rig.start({}, { realtimeSilentMs: 20_000, meterToleranceUnits: 1000, ratedPowerKw: 360 });
+    const pile = pileNo();
+    const fw = await connect(pile);
+    const wall = (ms: number): [number, number, number, number, number, number] => {
+      const d = new Date(ms + 8 * 3600_000); // the pile's China wall time
+      return [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()];
+    };
+    const a = tradeOf(pile, 1, 14);
+    const b = tradeOf(pile, 2, 15);
+    fw.realtime(1, a, { state: 3, energy: 10_000 });
+    fw.realtime(2, b, { state: 3, energy: 10_000 });
+    await rig.states.wait((s) => s.tradeNo === b && s.state === 'charging');
+    await sleep(1500); // 1.5 s at up to 360 kW: up to 0.15 kWh more
+    const end = Date.now() - 10 * 60_000;
+    // 0.14 kWh more than the last 0x13 said (tolerance 0.1 kWh): what the gun could deliver in 1.5 s.
+    fw.record(1, a, { start: wall(end - 5 * 60_000), end: wall(end), meterStart: 0, meterEnd: 11_400, energy: 11_400, startType: 1 });
+    // 5 kWh more: a jump.
+    fw.record(2, b, { start: wall(end - 5 * 60_000), end: wall(end), meterStart: 0, meterEnd: 60_000, energy: 60_000, startType: 1 });
+    await rig.states.wait((s) => s.tradeNo === a && s.state === 'closed');
+    await rig.alarms.wait((x) => x.tradeNo === b && x.code === 'meterAnomaly' && x.active);
+    assert.deepEqual(codes(a), []);
+  });
+
   it('snapshot and alarm details use ISO 8601 with the offset', async () => {
     await rig.start({}, { offlineWhileChargingMs: 0, realtimeSilentMs: 20_000 });
     const pile = pileNo();

@@ -69,6 +69,31 @@ fs.writeFileSync(pkgFile, JSON.stringify(pkg, null, 2));
 const flows = path.join(userDir, 'flows.json');
 const demo = path.join(root, 'examples', 'demo.json');
 if ((!fs.existsSync(flows) || process.env.YKC_DEMO_RESET) && fs.existsSync(demo)) fs.copyFileSync(demo, flows);
+else if (oldDemo(flows)) {
+  // flows.json is kept across updates, so a checkout updated from before DEMO_PILES still runs the old
+  // demo, whose schedule starts and stops every pile online on the gateway — real ones included.
+  console.warn(
+    'WARNING: .node-red-user/flows.json holds an older demo flow that commands EVERY pile on its gateway, real piles\n' +
+      'included (no DEMO_PILES on the tab "YKC demo"). Run `YKC_DEMO_RESET=1 npm start` once to replace it with the\n' +
+      'current demo (your other tabs are replaced too: export them first), or disable that tab before piles connect.\n' +
+      '警告: .node-red-user/flows.json 中是旧版演示流程, 会对网关上的所有充电桩(包括真实充电桩)远程启停。请执行一次\n' +
+      '`YKC_DEMO_RESET=1 npm start` 换成当前演示(其他标签页也会被替换, 请先导出), 或在充电桩接入前停用该标签页。',
+  );
+}
+
+/** True when flows.json has the demo tab from before the demo commanded only its own piles (no DEMO_PILES). */
+function oldDemo(file) {
+  let nodes;
+  try {
+    nodes = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return false;
+  }
+  if (!Array.isArray(nodes)) return false;
+  const tab = nodes.find((n) => n && n.type === 'tab' && n.id === 'ykc-demo');
+  if (!tab || tab.disabled) return false;
+  return !(Array.isArray(tab.env) && tab.env.some((e) => e && e.name === 'DEMO_PILES'));
+}
 
 // ---- settings.js: ours until you edit it -------------------------------------------------------
 

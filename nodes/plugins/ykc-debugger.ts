@@ -90,7 +90,12 @@ export = function (RED: NodeAPI): void {
     }
     const pileNo = typeof b.pileNo === 'string' && PILE_RE.test(b.pileNo) ? b.pileNo : null;
     const after = typeof b.after === 'number' ? b.after : undefined;
-    const watching = tap.watch(watcher);
+    let watching: boolean;
+    try {
+      watching = tap.watch(watcher);
+    } catch (e) {
+      return void fail(res, 429, (e as YkcError).code, (e as Error).message);
+    }
     res.json({ watching, leaseMs: tap.limits.leaseMs, frames: tap.recent({ pileNo, after, limit: tap.limits.maxBatch }), piles: tap.piles() });
   });
 

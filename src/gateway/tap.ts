@@ -8,7 +8,7 @@
  * in batches (at most every `batchMs`, at most `maxBatch` a batch; the surplus is counted, not
  * queued), so a busy gateway cannot flood the watcher.
  */
-import type { DecodedFrame } from '../protocol';
+import { DecodedFrame, YkcError } from '../protocol';
 import { CaptureLine, captureLine } from './capture';
 import type { FrameEvent, SessionEvent, YkcServer } from './server';
 
@@ -44,9 +44,11 @@ export interface TapLimits {
   leaseMs: number;
   batchMs: number;
   maxBatch: number;
+  /** Watchers holding a lease at once (editor tabs); a new one beyond is refused (YKC_LIMIT). */
+  maxWatchers: number;
 }
 
-export const TAP_LIMITS: TapLimits = { maxFrames: 5000, maxOfflinePiles: 1000, leaseMs: 30_000, batchMs: 250, maxBatch: 200 };
+export const TAP_LIMITS: TapLimits = { maxFrames: 5000, maxOfflinePiles: 1000, leaseMs: 30_000, batchMs: 250, maxBatch: 200, maxWatchers: 64 };
 
 export interface TapBatch {
   frames: TapFrame[];
@@ -92,6 +94,11 @@ export class GatewayTap {
 
   /** Takes or renews a watcher's lease. Returns whether the tap is listening now. */
   watch(watcher: string): boolean {
+    // Watcher names come from the client: without a bound, one that invents a new name per request
+    // would grow the lease table for as long as the leases last.
+    if (!this.leases.has(watcher) && this.leases.size >= this.limits.maxWatchers) {
+      throw new YkcError('YKC_LIMIT', `already ${this.limits.maxWatchers} watchers (maxWatchers): close another debugger tab or wait for its lease to end`, { maxWatchers: this.limits.maxWatchers });
+    }
     this.leases.set(watcher, Date.now() + this.limits.leaseMs);
     this.attach();
     return this.attached;

@@ -106,6 +106,17 @@ describe('adversarial: protocol debugger (tap, capture, replay)', function () {
     should(tap.recent()).have.length(0);
   });
 
+  it('tap: watcher names are bounded (a client inventing one per request cannot grow the lease table)', async () => {
+    const { gw } = await gateway();
+    closers.push(() => gw.close());
+    const tap = new GatewayTap(() => gw, { frames: () => {}, piles: () => {} }, { maxWatchers: 3 });
+    closers.push(() => tap.close());
+    for (const w of ['a', 'b', 'c', 'a']) tap.watch(w);
+    should(() => tap.watch('d')).throw({ code: 'YKC_LIMIT' });
+    tap.unwatch('b');
+    should(tap.watch('d')).be.true();
+  });
+
   describe('captures and replay', () => {
     let dir: string;
     before(() => {

@@ -475,7 +475,10 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     if (RANK[state] >= RANK.started && prev && prev !== o && RANK[prev.state] < RANK.ended && prev.state !== 'requested') this.advance(prev, 'ended', now);
     if (!o) {
       const h = this.history.get(tradeNo);
-      const reused = !!h?.started;
+      // A new start (0x34 / 0x32 / 0x33) with a number that already started a charge is a reuse. A charging
+      // 0x13 is the charge itself going on: a reuse only once that charge was recorded — an order closed by
+      // hand (or by the limit) while the pile still charges is not.
+      const reused = origin === 'offline' && state === 'charging' ? !!h && h.recordStart !== null : !!h?.started;
       if (reused) this.reused(tradeNo, pileNo, gunNo, now, { previousPile: h!.pileNo, previousGun: h!.gunNo, previousClose: h!.closeReason });
       o = this.create(tradeNo, pileNo, gunNo, origin, state, now, !reused, rt);
       if (reused) {

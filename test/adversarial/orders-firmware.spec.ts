@@ -270,6 +270,22 @@ describe('adversarial: order watchdog against imperfect firmware (raw sockets, P
     assert.deepEqual(codes(a), []);
   });
 
+  it('an order closed by hand while the pile still charges: its next 0x13 is the same charge going on, not tradeReused', async () => {
+    await rig.start({}, { realtimeSilentMs: 20_000 });
+    const pile = pileNo();
+    const t = tradeOf(pile, 1, 16);
+    const fw = await connect(pile);
+    fw.realtime(1, t, { state: 3, energy: 100 });
+    await rig.states.wait((s) => s.tradeNo === t && s.state === 'charging');
+    rig.tracker.close(t, 'looks stuck');
+    fw.realtime(1, t, { state: 3, energy: 200 });
+    await rig.states.wait((s) => s.tradeNo === t && s.state === 'charging' && s.realtime?.energy === 200);
+    fw.realtime(1, ZERO_TRADE, { state: 2 });
+    fw.record(1, t, { start: [2026, 12, 5, 8, 0, 0], end: [2026, 12, 5, 8, 3, 0], meterStart: 0, meterEnd: 250, energy: 250, startType: 1 });
+    await rig.states.wait((s) => s.tradeNo === t && s.state === 'closed' && s.closeReason === 'confirmed');
+    assert.deepEqual(codes(t), []);
+  });
+
   it('snapshot and alarm details use ISO 8601 with the offset', async () => {
     await rig.start({}, { offlineWhileChargingMs: 0, realtimeSilentMs: 20_000 });
     const pile = pileNo();

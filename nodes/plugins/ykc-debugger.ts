@@ -9,7 +9,7 @@
  */
 import type { NodeAPI } from 'node-red';
 import type { Request, Response } from 'express';
-import { GatewayTap, TapBatch, TapPile } from '../../src/gateway/tap';
+import { GatewayTap, TapBatch } from '../../src/gateway/tap';
 import { ALL_FRAMES, schemaForName, schemaForType, YkcError } from '../../src/protocol';
 import { downFrameForms } from '../shared/frame-forms';
 import type { YkcServerNode } from '../shared/server-node';
@@ -27,8 +27,10 @@ export = function (RED: NodeAPI): void {
     let t = taps.get(id);
     if (!t) {
       t = new GatewayTap(() => serverNode(id)?.gateway ?? null, {
-        frames: (batch: TapBatch) => RED.comms.publish(`ykc/debugger/${id}/frames`, batch, false),
-        piles: (piles: TapPile[]) => RED.comms.publish(`ykc/debugger/${id}/piles`, piles, false),
+        // Comms reach every connected editor whatever its permissions, so they carry only a notice
+        // ("something new"); the tab then fetches through the permission-checked watch endpoint.
+        frames: (batch: TapBatch) => RED.comms.publish(`ykc/debugger/${id}/frames`, { latest: batch.frames.at(-1)?.id ?? null }, false),
+        piles: () => RED.comms.publish(`ykc/debugger/${id}/piles`, { changed: Date.now() }, false),
       });
       taps.set(id, t);
     }
@@ -96,7 +98,10 @@ export = function (RED: NodeAPI): void {
     } catch (e) {
       return void fail(res, 429, (e as YkcError).code, (e as Error).message);
     }
-    res.json({ watching, leaseMs: tap.limits.leaseMs, frames: tap.recent({ pileNo, after, limit: tap.limits.maxBatch }), piles: tap.piles() });
+    // The newest maxBatch frames after `after`; older ones the tab missed are counted (they stay in the capture).
+    const missed = after === undefined ? [] : tap.recent({ pileNo, after });
+    const frames = after === undefined ? tap.recent({ pileNo, limit: tap.limits.maxBatch }) : missed.slice(-tap.limits.maxBatch);
+    res.json({ watching, leaseMs: tap.limits.leaseMs, frames, skipped: Math.max(0, missed.length - frames.length), piles: tap.piles() });
   });
 
   RED.httpAdmin.get('/ykc/debugger/servers/:id/capture', read, (req, res) => {

@@ -149,7 +149,17 @@ describe('editor: YKC sidebar (protocol debugger) in Chromium', function () {
         { id: 'sec.gw', type: 'ykc-server', host: '127.0.0.1', port, persist: false },
         { id: 'sec.pile', z: 'sec.tab', type: 'ykc-pile', server: 'sec.gw', pileNo: PILE, pileType: 'AC', guns: 1, speed: 1, autoConnect: true, wires: [[], []] },
       ],
-      settings: { adminAuth: { type: 'credentials', users: [{ username: 'viewer', password: hash, permissions: 'read' }, { username: 'admin', password: hash, permissions: '*' }] } },
+      settings: {
+        adminAuth: {
+          type: 'credentials',
+          users: [
+            { username: 'viewer', password: hash, permissions: 'read' },
+            { username: 'admin', password: hash, permissions: '*' },
+            // May see the editor's status but not ykc-server: the sidebar's data must not reach it.
+            { username: 'statusonly', password: hash, permissions: ['status.read', 'flows.read'] },
+          ],
+        },
+      },
     });
     try {
       const token = async (username: string) =>
@@ -161,6 +171,23 @@ describe('editor: YKC sidebar (protocol debugger) in Chromium', function () {
       // Node-RED answers a missing permission with 401, as for a missing token.
       should((await post(`${secured.url}/ykc/debugger/servers/sec.gw/piles/${PILE}/send`, send, viewer)).status).equal(401);
       const admin = { authorization: `Bearer ${await token('admin')}` };
+      // A user without ykc-server.read listens on the editor's comms socket while the admin watches:
+      // comms reach every editor, so they must carry only notices, never frames or piles.
+      const statusOnly = await token('statusonly');
+      should((await httpGet(`${secured.url}/ykc/debugger/servers`, { authorization: `Bearer ${statusOnly}` })).status).equal(401);
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const WebSocket = require('ws') as typeof import('ws');
+      const ws = new WebSocket(secured.url.replace('http', 'ws') + '/comms');
+      const heard: Array<{ topic: string; data: unknown }> = [];
+      await new Promise((x) => ws.once('open', x));
+      ws.on('message', (m: Buffer) => {
+        const j = JSON.parse(m.toString());
+        for (const e of Array.isArray(j) ? j : [j]) if (typeof e.topic === 'string' && e.topic.startsWith('ykc/')) heard.push(e);
+      });
+      ws.send(JSON.stringify({ auth: statusOnly }));
+      await new Promise((x) => setTimeout(x, 300));
+      ws.send(JSON.stringify({ subscribe: 'ykc/#' }));
+      should((await post(`${secured.url}/ykc/debugger/servers/sec.gw/watch`, { watcher: 'admin-tab' }, admin)).status).equal(200);
       // The pile may still be logging in: retry the admin's send for a few seconds.
       let r = { status: 0, json: null as any }; // eslint-disable-line @typescript-eslint/no-explicit-any
       for (let i = 0; i < 20 && r.status !== 200; i++) {
@@ -168,6 +195,13 @@ describe('editor: YKC sidebar (protocol debugger) in Chromium', function () {
         if (r.status !== 200) await new Promise((x) => setTimeout(x, 500));
       }
       should(r.status).equal(200);
+      const watched = await post(`${secured.url}/ykc/debugger/servers/sec.gw/watch`, { watcher: 'admin-tab', after: 0 }, admin);
+      should(watched.json.frames.some((f: { type: number }) => f.type === 0x13)).be.true();
+      for (let i = 0; i < 40 && !heard.some((e) => e.topic.endsWith('/frames')); i++) await new Promise((x) => setTimeout(x, 100));
+      ws.close();
+      should(heard.some((e) => e.topic === 'ykc/debugger/sec.gw/frames')).be.true();
+      const leaked = heard.filter((e) => /"hex"|"frames"|"pileNo"|3201/.test(JSON.stringify(e.data)));
+      should(leaked).eql([]);
     } finally {
       await secured.stop();
     }

@@ -129,12 +129,21 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     if (recordsFd !== null && e.held) store(e);
   });
   /** One JSON line per record, fsync'd, then the 0x40: a record is acknowledged only once it is durable. */
+  // A write that failed part way left a line without its end: the next record starts on a new line.
+  let torn = false;
   const store = (e: RecordEvent): void => {
     const tradeNo = String(e.frame.body.tradeNo);
+    const text = JSON.stringify({ storedAt: new Date().toISOString(), pileNo: e.pileNo, tradeNo, id: e.id, version: e.version, frame: e.frame }) + '\n';
+    const buf = Buffer.from(torn ? '\n' + text : text);
+    let written = 0;
     try {
-      fs.writeSync(recordsFd!, JSON.stringify({ storedAt: new Date().toISOString(), pileNo: e.pileNo, tradeNo, id: e.id, version: e.version, frame: e.frame }) + '\n');
+      // writeSync may write only part (a disk that fills up, a file size limit) and say so only in its
+      // return value: a record is durable when every byte is written, and only then acknowledged.
+      while (written < buf.length) written += fs.writeSync(recordsFd!, buf, written, buf.length - written);
+      torn = false;
       fs.fsyncSync(recordsFd!);
     } catch (err) {
+      if (written > 0 && written < buf.length) torn = true;
       line('problem', { code: 'YKC_STORE', message: `record ${tradeNo} of pile ${e.pileNo} not written (${(err as Error).message}): not acknowledged, the pile will resend it`, pileNo: e.pileNo, tradeNo });
       return;
     }

@@ -10,7 +10,7 @@
  */
 import { DecodedFrame, YkcError } from '../protocol';
 import { CaptureLine, captureLine } from './capture';
-import type { FrameEvent, SessionEvent, YkcServer } from './server';
+import type { FrameEvent, ProblemEvent, SessionEvent, YkcServer } from './server';
 
 export interface TapFrame extends CaptureLine {
   /** Increasing per tap: the watcher asks for frames after the last id it has. */
@@ -70,6 +70,17 @@ export class GatewayTap {
   private leaseTimer: NodeJS.Timeout | null = null;
   private readonly onIn = (ev: FrameEvent) => this.add('in', ev);
   private readonly onOut = (ev: FrameEvent) => this.add('out', ev);
+  /**
+   * A frame the gateway could not use (bad CRC, undecodable body) is exactly what a debugger must
+   * show: the problem carries its bytes, so it is listed (and captured) as `unreadable` with the reason.
+   */
+  private readonly onProblem = (p: ProblemEvent) => {
+    const hex = p.details?.frameHex;
+    if (typeof hex !== 'string' || !/^68(?:[0-9A-Fa-f]{2}){5,}/.test(hex)) return;
+    const b = Buffer.from(hex, 'hex');
+    const frame: DecodedFrame = { type: b[5], name: 'unreadable', seq: b.readUInt16LE(2), encrypted: b[4] === 1, crcOrder: 'lo-first', crcValid: p.code !== 'YKC_CRC', body: { code: p.code, message: p.message } };
+    this.add('in', { pileNo: p.pileNo ?? null, frame, receivedAt: p.at, raw: hex.toUpperCase(), remote: p.remote, sessionId: p.sessionId } as FrameEvent);
+  };
   private readonly onOnline = (ev: SessionEvent) => {
     if (ev.pileNo) this.offline.delete(ev.pileNo);
     this.schedulePiles();
@@ -177,6 +188,7 @@ export class GatewayTap {
     gw.on('recordDuplicate', this.onIn);
     gw.on('recordForeign', this.onIn);
     gw.on('sent', this.onOut);
+    gw.on('problem', this.onProblem);
     gw.on('online', this.onOnline);
     gw.on('offline', this.onOffline);
     gw.on('gunState', this.onGun);
@@ -202,6 +214,7 @@ export class GatewayTap {
       gw.off('recordDuplicate', this.onIn);
       gw.off('recordForeign', this.onIn);
       gw.off('sent', this.onOut);
+      gw.off('problem', this.onProblem);
       gw.off('online', this.onOnline);
       gw.off('offline', this.onOffline);
       gw.off('gunState', this.onGun);

@@ -11,6 +11,8 @@ import { GatewayTap, TapBatch, TapPile } from '../../src/gateway/tap';
 import { decodeFrame } from '../../src/protocol';
 import { VirtualPile } from '../../src/simulator';
 import { sampleTariff } from '../simulator/platform';
+import { hexOf, rawFrame } from '../support/raw';
+import * as net from 'net';
 
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until(pred: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
@@ -118,6 +120,22 @@ describe('gateway: GatewayTap (protocol debugger)', function () {
     await until(() => !tap.watching, 3000, 'the lease to end');
     assert.equal(gw.listenerCount('sent'), 0);
     assert.deepEqual(tap.recent(), []);
+  });
+
+  it('lists a frame the gateway could not use (bad CRC) as unreadable, with its bytes and the reason', async () => {
+    tap.watch('w');
+    const p = await pile(1);
+    const sock = net.connect(port, '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    const bad = rawFrame(0x03, p.pileNo + '01' + '00', '0700');
+    bad[bad.length - 1] ^= 0xff;
+    sock.write(bad);
+    await until(() => tap.recent().some((f) => f.name === 'unreadable'), 3000, 'the unreadable frame');
+    const f = tap.recent().find((x) => x.name === 'unreadable')!;
+    assert.equal(f.hex, hexOf(bad));
+    assert.equal(f.type, 0x03);
+    assert.equal(f.frame.body.code, 'YKC_CRC');
+    sock.destroy();
   });
 
   it('unwatch by the last watcher detaches at once; another watcher keeps it', () => {

@@ -152,6 +152,25 @@ describe('cli: ykc replay (capture → another gateway)', function () {
     should(await main(['replay', file, '--port', String(other), '--speed', '0', '--quiet'], replayed.io)).equal(0, replayed.out.join('\n'));
   });
 
+  it('a frame the recording gateway could not read (listed as unreadable) is played as it came, and answered by nothing', async () => {
+    const file = path.join(dir, 'with-bad.jsonl');
+    const lines = fs.readFileSync(capture, 'utf8').trim().split('\n');
+    const first = JSON.parse(lines[0]);
+    // A heartbeat with a wrong CRC, as the sidebar captures it.
+    const bad = Buffer.from(lines.map((l) => JSON.parse(l)).find((l) => l.type === 3).hex, 'hex');
+    bad[bad.length - 1] ^= 0xff;
+    const unreadable = { at: first.at, dir: 'in', pileNo: PILE, hex: bad.toString('hex').toUpperCase(), type: 3, name: 'unreadable' };
+    fs.writeFileSync(file, [lines[0], lines[1], JSON.stringify(unreadable)].join('\n') + '\n');
+    const { gw, port } = await gateway();
+    closers.push(() => gw.close());
+    const crc: string[] = [];
+    gw.on('problem', (p) => p.code === 'YKC_CRC' && crc.push(String(p.details?.frameHex)));
+    const f = fakeIo();
+    should(await main(['replay', file, '--port', String(port), '--speed', '0', '--quiet'], f.io)).equal(0, f.out.join('\n') + f.err.join('\n'));
+    for (let i = 0; i < 50 && !crc.length; i++) await new Promise((r) => setTimeout(r, 20));
+    should(crc).eql([unreadable.hex]);
+  });
+
   it('refuses a broken capture (file:line), unknown options and a closed port', async () => {
     const broken = path.join(dir, 'broken.jsonl');
     fs.writeFileSync(broken, fs.readFileSync(capture, 'utf8').split('\n')[0] + '\n{"dir":"in","hex":"zz"}\n');

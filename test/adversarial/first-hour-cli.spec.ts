@@ -110,4 +110,22 @@ describe('first hour: the CLI refuses options without their value', function () 
       await gw.close();
     }
   });
+
+  it('encode: a misspelt frame key ("sequence" went out as seq 0) and a type and name that disagree (the type won) are refused; a decoded frame still encodes', async () => {
+    const body = { pileNo: '32010200000001', gunNo: 1, reply: 0 };
+    const typo = await ykc(['encode', JSON.stringify({ name: 'heartbeatReply', sequence: 7, body })]);
+    should(typo.code).equal(1);
+    should(firstJson(typo.err)).containEql({ code: 'YKC_FIELD', field: 'sequence' });
+    const both = await ykc(['encode', JSON.stringify({ type: 4, name: 'loginReply', seq: 1, body })]);
+    should(both.code).equal(1);
+    should(firstJson(both.err)).containEql({ code: 'YKC_FIELD', field: 'name' });
+    const agree = await ykc(['encode', JSON.stringify({ type: '0x04', name: 'heartbeatReply', seq: 1, body })]);
+    should(agree.code).equal(0, agree.err);
+    // What `ykc decode` prints (type, name, seq, encrypted, crcOrder, body) is a valid input.
+    const decoded = await ykc(['decode', agree.out.trim()]);
+    should(decoded.code).equal(0, decoded.err);
+    const again = await ykc(['encode', decoded.out.trim()]);
+    should(again.code).equal(0, again.err);
+    should(again.out.trim()).equal(agree.out.trim());
+  });
 });

@@ -10,7 +10,7 @@
  */
 import { DecodedFrame, YkcError } from '../protocol';
 import { CaptureLine, captureLine } from './capture';
-import type { FrameEvent, ProblemEvent, SessionEvent, YkcServer } from './server';
+import type { FrameEvent, ProblemEvent, ServerEvents, SessionEvent, YkcServer } from './server';
 
 export interface TapFrame extends CaptureLine {
   /** Increasing per tap: the watcher asks for frames after the last id it has. */
@@ -183,15 +183,15 @@ export class GatewayTap {
     if (this.attached || !gw) return;
     this.attached = true;
     this.attachedTo = gw;
-    gw.on('frame', this.onIn);
-    gw.on('record', this.onIn);
-    gw.on('recordDuplicate', this.onIn);
-    gw.on('recordForeign', this.onIn);
-    gw.on('sent', this.onOut);
-    gw.on('problem', this.onProblem);
-    gw.on('online', this.onOnline);
-    gw.on('offline', this.onOffline);
-    gw.on('gunState', this.onGun);
+    for (const [event, fn] of this.listeners()) gw.on(event, fn);
+  }
+
+  /** The gateway events the tap follows, with their handlers (attached and detached together). */
+  private listeners(): Array<[keyof ServerEvents, (...args: never[]) => void]> {
+    return [
+      ['frame', this.onIn], ['record', this.onIn], ['recordDuplicate', this.onIn], ['recordForeign', this.onIn],
+      ['sent', this.onOut], ['problem', this.onProblem], ['online', this.onOnline], ['offline', this.onOffline], ['gunState', this.onGun],
+    ];
   }
 
   private attachedTo: YkcServer | null = null;
@@ -208,17 +208,7 @@ export class GatewayTap {
 
   private detachListeners(): void {
     const gw = this.attachedTo;
-    if (gw) {
-      gw.off('frame', this.onIn);
-      gw.off('record', this.onIn);
-      gw.off('recordDuplicate', this.onIn);
-      gw.off('recordForeign', this.onIn);
-      gw.off('sent', this.onOut);
-      gw.off('problem', this.onProblem);
-      gw.off('online', this.onOnline);
-      gw.off('offline', this.onOffline);
-      gw.off('gunState', this.onGun);
-    }
+    if (gw) for (const [event, fn] of this.listeners()) gw.off(event, fn);
     this.attachedTo = null;
     this.attached = false;
   }

@@ -188,8 +188,19 @@ export = function (RED: NodeAPI): void {
       node.events.on('offline', scheduleStatus);
       node.events.on('problem', (p: ProblemEvent) => {
         // Framing noise is expected on flaky links; logins and tariffs are worth an error.
-        // "No tariff" (once per pile) says the fix in the user's language.
-        const text = () => (p.details?.noTariff ? RED._('ykc-server.errors.noTariff', { pileNo: String(p.pileNo ?? '') }) : p.message);
+        // "No tariff" (once per pile) says the fix in the user's language; so does a takeover (never throttled).
+        const takeover = () => {
+          const d = p.details as { pileNo?: string; refused?: boolean; remote?: string; previousRemote?: string; previousSilentMs?: number };
+          return RED._(d.refused ? 'ykc-server.errors.takeoverRefused' : 'ykc-server.errors.takeoverReplaced', {
+            // The new connection has not logged in yet: the pile number is in the details.
+            pileNo: String(d.pileNo ?? p.pileNo ?? ''),
+            remote: String(d.remote ?? p.remote ?? ''),
+            previous: String(d.previousRemote ?? ''),
+            seconds: String(Math.round((d.previousSilentMs ?? 0) / 1000)),
+          });
+        };
+        const text = () =>
+          p.details?.noTariff ? RED._('ykc-server.errors.noTariff', { pileNo: String(p.pileNo ?? '') }) : p.details?.takeover === true ? takeover() : p.message;
         report(() => Object.assign(new Error(text()), { code: p.code }), { pileNo: p.pileNo ?? undefined, remote: p.remote, sessionId: p.sessionId, details: p.details }, {
           // Record problems (a foreign record, a record bound) have an allowance of their own: framing
           // noise under the same code (YKC_FIELD, YKC_LIMIT from refused connections) must not mute them.

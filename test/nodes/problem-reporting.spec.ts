@@ -9,6 +9,7 @@ import helper = require('node-red-node-test-helper');
 import { ProblemThrottle } from '../../nodes/shared/errors';
 import { rawFrame } from '../support/raw';
 import type { YkcServerNode } from '../../nodes/shared/server-node';
+import { translating } from '../support/i18n';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const serverNode = require('../../nodes/ykc-server');
@@ -80,7 +81,7 @@ describe('nodes: ykc-server problem reporting under a garbage flood', function (
 
   it('takeovers (even from the same address) and a pile problem reach Catch while anonymous connections flood framing errors', async () => {
     await helper.load(
-      [serverNode, inNode],
+      [translating('en-US', serverNode), inNode], // the user's text, not the catalogue key
       <Flow>[
         { id: 't1', type: 'tab', label: 'ykc' },
         { id: 's1', type: 'ykc-server', host: '127.0.0.1', port: 0, autoTimeSync: false, persist: false },

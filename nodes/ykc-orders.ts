@@ -38,13 +38,20 @@ const TRADE_RE = /^[0-9A-Fa-f]{32}$/;
 /** A close reason is kept in the history and the journal (historySize entries): bounded. */
 const MAX_REASON = 256;
 
-function tradeNoOf(msg: NodeMessage, p: Record<string, unknown>): string {
+const PILE_RE = /^\d{14}$/;
+
+/** The order a command names: its trade number, and its pile when given (needed when two piles use that trade number). */
+function orderRefOf(msg: NodeMessage, p: Record<string, unknown>): { pileNo?: string; tradeNo: string } {
   const ykc = isObject(msg.ykc) ? msg.ykc : {};
   const v = p.tradeNo ?? ykc.tradeNo;
   if (typeof v !== 'string' || !TRADE_RE.test(v)) {
     throw new YkcError('YKC_INPUT', `msg.payload.tradeNo must be a 32-digit trade number (got ${JSON.stringify(v)})`, { field: 'tradeNo', value: v });
   }
-  return v.toUpperCase();
+  const pile = p.tradeNo !== undefined ? p.pileNo : (ykc.pileNo ?? p.pileNo);
+  if (pile !== undefined && pile !== null && (typeof pile !== 'string' || !PILE_RE.test(pile))) {
+    throw new YkcError('YKC_INPUT', `msg.payload.pileNo must be a 14-digit pile number (got ${JSON.stringify(pile)})`, { field: 'pileNo', value: pile });
+  }
+  return typeof pile === 'string' ? { pileNo: pile, tradeNo: v.toUpperCase() } : { tradeNo: v.toUpperCase() };
 }
 
 /** The order-state msg: topic ykc/<pile>/order/<state>. */
@@ -141,20 +148,20 @@ export = function (RED: NodeAPI): void {
           if (reason.length > MAX_REASON) {
             throw new YkcError('YKC_INPUT', `msg.payload.reason is ${reason.length} characters long; at most ${MAX_REASON}`, { field: 'reason', length: reason.length, max: MAX_REASON });
           }
-          tracker.close(tradeNoOf(msg, p), reason);
+          tracker.close(orderRefOf(msg, p), reason);
         } else if (topic === 'ack' || topic === 'acknowledge') {
           const code = p.code;
           if (typeof code !== 'string' || !(ALARM_CODES as readonly string[]).includes(code)) {
             throw new YkcError('YKC_INPUT', `msg.payload.code must be one of ${ALARM_CODES.join(', ')} (got ${JSON.stringify(code)})`, { field: 'code', value: code });
           }
-          tracker.acknowledge(code, tradeNoOf(msg, p));
+          tracker.acknowledge(code, orderRefOf(msg, p));
         } else if (isObject(p.audit) && typeof p.audit.ok === 'boolean') {
           // ykc-billing's output: the audit of the record's own figures against the tariff.
           const a = p.audit;
-          let tradeNo = tradeNoOf(msg, p);
+          const ref = orderRefOf(msg, p);
           // A record with an all-zero trade number: its order is keyed by pile, gun and start time (docs/orders.md).
-          if (/^0+$/.test(tradeNo) && typeof p.pileNo === 'string' && typeof p.gunNo === 'number') tradeNo = offlineKey(p.pileNo, p.gunNo, recordSummary(p)) ?? tradeNo;
-          tracker.audit(tradeNo, a.ok as boolean, { mismatches: a.mismatches ?? [], inconsistencies: a.inconsistencies ?? [] }, {
+          if (/^0+$/.test(ref.tradeNo) && typeof p.pileNo === 'string' && typeof p.gunNo === 'number') ref.tradeNo = offlineKey(p.pileNo, p.gunNo, recordSummary(p)) ?? ref.tradeNo;
+          tracker.audit(ref, a.ok as boolean, { mismatches: a.mismatches ?? [], inconsistencies: a.inconsistencies ?? [] }, {
             pileNo: typeof p.pileNo === 'string' ? p.pileNo : undefined,
             gunNo: typeof p.gunNo === 'number' ? p.gunNo : undefined,
           });

@@ -1,5 +1,5 @@
 /**
- * Alarms about orders. Each (code, trade number) is raised once and cleared once: time-based
+ * Alarms about orders. Each (code, pile, trade number) is raised once and cleared once: time-based
  * alarms clear when their condition ends; alarms about a fact already on record (meterAnomaly,
  * tradeReused, auditFailed) are latched and clear when acknowledged or when the order is closed
  * by hand. Acknowledging a time-based alarm only marks it seen.
@@ -96,4 +96,4 @@ export function alarmPayload(a: Alarm, active: boolean, offsetMinutes: number, c
   };
 }
 
-export const alarmKey = (code: AlarmCode, tradeNo: string): string => `${code}|${tradeNo}`;
+export const alarmKey = (code: AlarmCode, pileNo: string, tradeNo: string): string => `${code}|${pileNo}:${tradeNo}`;

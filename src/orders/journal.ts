@@ -3,8 +3,10 @@
  * compacted (rewritten with only what is live, temp file + rename) once the lines on disk outgrow
  * the live state, so the file stays bounded by the tracker's own limits.
  *
- * Lines: {"o":order} upsert · {"x":tradeNo,"h":history} closed · {"a":alarm} raised/changed ·
- * {"c":alarmKey} cleared. A line that does not parse is a corrupt file: the good lines are kept,
+ * Lines: {"o":order} upsert · {"x":orderKey,"h":history} closed · {"a":alarm} raised/changed ·
+ * {"c":alarmKey} cleared. Orders and alarms are keyed by pile + trade number; the keys are derived from
+ * the order / history / alarm itself, so journals written when they were keyed by the trade number
+ * alone (x = tradeNo, c = "code|tradeNo") still load. A line that does not parse is a corrupt file: the good lines are kept,
  * the file is set aside as <file>.corrupt-<time> and the caller is told (YKC_STORE).
  */
 import * as fs from 'fs';
@@ -12,6 +14,7 @@ import * as path from 'path';
 import { BoundedMap } from '../gateway/bounded-map';
 import type { Alarm } from './alarms';
 import { alarmKey } from './alarms';
+import { orderKey } from './order';
 import type { HistoryEntry, Order } from './order';
 
 export interface JournalContent {
@@ -95,22 +98,28 @@ export class OrderJournal {
     }
     if (j === null || typeof j !== 'object') return false;
     if (isOrder(j.o)) {
-      c.orders.set(j.o.tradeNo, j.o);
+      c.orders.set(orderKey(j.o.pileNo, j.o.tradeNo), j.o);
       return true;
     }
     if (typeof j.x === 'string') {
-      c.orders.delete(j.x);
       if (isHistory(j.h)) {
-        c.history.set(j.x, j.h);
-      }
+        const key = orderKey(j.h.pileNo, j.h.tradeNo);
+        c.orders.delete(key);
+        c.history.set(key, j.h);
+      } else if (j.x.includes(':')) c.orders.delete(j.x);
+      else for (const [k, o] of c.orders) if (o.tradeNo === j.x) c.orders.delete(k); // an old line: the trade number alone
       return true;
     }
     if (isAlarm(j.a)) {
-      c.alarms.set(alarmKey(j.a.code, j.a.tradeNo), j.a);
+      if (typeof j.a.pileNo !== 'string') j.a.pileNo = '';
+      c.alarms.set(alarmKey(j.a.code, j.a.pileNo, j.a.tradeNo), j.a);
       return true;
     }
     if (typeof j.c === 'string') {
-      c.alarms.delete(j.c);
+      const bar = j.c.indexOf('|');
+      const rest = j.c.slice(bar + 1);
+      if (bar < 0 || rest.includes(':')) c.alarms.delete(j.c);
+      else for (const [k, a] of c.alarms) if (`${a.code}|${a.tradeNo}` === j.c) c.alarms.delete(k); // an old line: "code|tradeNo"
       return true;
     }
     return false;
@@ -134,7 +143,7 @@ export class OrderJournal {
     this.clearTimer();
     this.buffer = [];
     const parts: string[] = [];
-    for (const [, h] of c.history.entries()) parts.push(JSON.stringify({ x: h.tradeNo, h }));
+    for (const [, h] of c.history.entries()) parts.push(JSON.stringify({ x: orderKey(h.pileNo, h.tradeNo), h }));
     for (const o of c.orders.values()) parts.push(JSON.stringify({ o }));
     for (const a of c.alarms.values()) parts.push(JSON.stringify({ a }));
     const tmp = `${this.file}.${process.pid}.tmp`;

@@ -1,5 +1,6 @@
 /**
- * The order (one charge, keyed by its trade number) as the tracker keeps it, and the plain JSON
+ * The order (one charge, keyed by its pile and trade number — two piles' firmware may use the same
+ * trade number, and the gateway keys records by pile too) as the tracker keeps it, and the plain JSON
  * the flow gets. Energy and money stay integers in wire units (0.0001 kWh, 0.0001 yuan); times
  * are epoch ms inside and ISO 8601 with the gateway's UTC offset outside.
  */
@@ -167,3 +168,9 @@ export function offlineKey(pileNo: string, gunNo: number, r: RecordSummary): str
   if (digits.length < 14 || !/^\d{14}$/.test(pileNo) || gunNo < 0 || gunNo > 99) return null;
   return `${pileNo}${String(gunNo).padStart(2, '0')}${digits.slice(2, 14)}FFFF`;
 }
+
+/** The key of an order (and of its history entry): pile + trade number (or offlineKey for an all-zero one). */
+export const orderKey = (pileNo: string, tradeNo: string): string => `${pileNo}:${tradeNo}`;
+
+/** Names an order in a command: the trade number alone (when only one pile uses it), or pile + trade number. */
+export type OrderRef = string | { pileNo?: string; tradeNo: string };

@@ -1,5 +1,5 @@
 /**
- * OrderTracker: follows every charging order per trade number — requested → started → charging →
+ * OrderTracker: follows every charging order per pile and trade number — requested → started → charging →
  * stopping → ended → recorded → confirmed → closed — from the gateway's own events, whatever
  * started it (remote 0x34/0x33, card or VIN 0x31/0x32, offline: first seen in a 0x13 or a record),
  * and raises alarms when one gets stuck. No Node-RED here: nodes/ykc-orders.ts adapts it.
@@ -19,7 +19,7 @@ import { Alarm, AlarmCode, alarmKey, AlarmPayload, alarmPayload, LATCHED } from 
 import { BoundedMap } from '../gateway/bounded-map';
 import { OrderJournal } from './journal';
 import {
-  HistoryEntry, isoAt, newOrder, offlineKey, Order, OrderOrigin, OrderPayload, orderPayload, OrderState, RANK, recordSummary, RecordSummary, units,
+  HistoryEntry, isoAt, newOrder, offlineKey, Order, orderKey, OrderOrigin, OrderPayload, orderPayload, OrderRef, OrderState, RANK, recordSummary, RecordSummary, units,
 } from './order';
 
 export interface OrderTrackerOptions {
@@ -95,10 +95,11 @@ const START_ORIGIN: Record<number, OrderOrigin> = { 1: 'remote', 2: 'card', 4: '
 
 export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
   readonly options: OrderTrackerOptions;
+  /** orderKey(pile, trade number) → open order: two piles may use one trade number (the gateway keys records by pile too). */
   private readonly orders = new Map<string, Order>();
-  /** pile:gun → trade number of the order the gun is busy with. */
+  /** pile:gun → key of the order the gun is busy with. */
   private readonly byGun = new Map<string, string>();
-  /** pile → trade numbers of its open orders: online/offline touch only that pile's orders (reconnect storms). */
+  /** pile → keys of its open orders: online/offline touch only that pile's orders (reconnect storms). */
   private readonly byPile = new Map<string, Set<string>>();
   private readonly history: BoundedMap<HistoryEntry>;
   private readonly alarms = new Map<string, Alarm>();
@@ -169,8 +170,11 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     const onRecord = (ev: RecordEvent) => this.onRecord(ev, false);
     const onDup = (ev: RecordEvent) => this.onRecord(ev, true);
     const onConfirmed = (ev: { tradeNo: string; pileNo: string | null; result: number; id?: string }) => {
-      const key = ZERO_TRADE.test(ev.tradeNo) ? this.zeroTradeOrder(ev.pileNo, ev.id) : ev.tradeNo;
-      if (key) this.onRecordConfirmed(key, ev.result);
+      const tradeNo = ZERO_TRADE.test(ev.tradeNo) ? this.zeroTradeOrder(ev.pileNo, ev.id) : ev.tradeNo;
+      // Without a pile (not expected from the gateway): the one open order with that trade number, if only one.
+      const open = tradeNo && !ev.pileNo ? this.openWith(tradeNo) : [];
+      const pileNo = ev.pileNo ?? (open.length === 1 ? open[0].pileNo : null);
+      if (tradeNo && pileNo) this.onRecordConfirmed(pileNo, tradeNo, ev.result);
     };
     const onOnline = (ev: SessionEvent) => ev.pileNo && this.onOnline(ev.pileNo);
     const onOffline = (ev: SessionEvent) => ev.pileNo && this.onOffline(ev.pileNo);
@@ -239,7 +243,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
           this.begin(tradeNo, pileNo, gunNo, 'remote', 'started', now);
           return;
         }
-        const o = this.orders.get(tradeNo);
+        const o = this.orders.get(orderKey(pileNo, tradeNo));
         // 0x05 "not plugged": the pile may still start if the car is plugged in within its window.
         if (o && o.state === 'requested' && b.failReason !== 5) this.closeOrder(o, `startFailed: ${String(b.failReasonName ?? b.failReason)}`, now);
         return;
@@ -266,12 +270,12 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     const charging = b.gunState === GUN_CHARGING;
     const cur = this.current(pileNo, gunNo);
     if (charging && !ZERO_TRADE.test(tradeNo)) {
-      let o = this.orders.get(tradeNo);
+      let o = this.orders.get(orderKey(pileNo, tradeNo));
       const rt: Realtime = { at: now, energy: units(b.chargedEnergy), amount: units(b.chargedAmount) };
-      if (!o || RANK[o.state] >= RANK.recorded || o.pileNo !== pileNo) o = this.begin(tradeNo, pileNo, gunNo, 'offline', 'charging', now, rt);
+      if (!o || RANK[o.state] >= RANK.recorded) o = this.begin(tradeNo, pileNo, gunNo, 'offline', 'charging', now, rt);
       setRealtime(o, rt);
-      this.clearAlarm('startNotConfirmed', tradeNo, 'charging', now);
-      this.clearAlarm('realtimeSilent', tradeNo, 'realtime data again', now);
+      this.clearAlarm('startNotConfirmed', o, 'charging', now);
+      this.clearAlarm('realtimeSilent', o, 'realtime data again', now);
       if (o.state === 'started' || o.state === 'requested' || o.state === 'ended') this.advance(o, 'charging', now, o.state === 'ended');
       return;
     }
@@ -303,17 +307,18 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
       tradeNo = key;
       zeroId = ev.id;
     }
-    let o = this.orders.get(tradeNo);
+    const key = orderKey(pileNo, tradeNo);
+    let o = this.orders.get(key);
     if (o?.record && o.record.startTime !== summary.startTime) {
       // The same trade number, a different charge: the gateway took it for a resend.
       this.closeOrder(o, 'tradeReused', now);
       o = undefined;
-      this.reused(tradeNo, pileNo, gunNo, now, { previousStart: this.history.get(tradeNo)?.recordStart ?? null, recordStart: summary.startTime });
+      this.reused(tradeNo, pileNo, gunNo, now, { previousStart: this.history.get(key)?.recordStart ?? null, recordStart: summary.startTime });
     }
     if (!o) {
-      const h = this.history.get(tradeNo);
+      const h = this.history.get(key);
       if (h && h.recordStart !== null && h.recordStart === summary.startTime) return; // a late copy of a closed order
-      if (h && h.recordStart !== null && !this.alarms.has(alarmKey('tradeReused', tradeNo))) {
+      if (h && h.recordStart !== null && !this.alarms.has(alarmKey('tradeReused', pileNo, tradeNo))) {
         this.reused(tradeNo, pileNo, gunNo, now, { previousStart: h.recordStart, recordStart: summary.startTime });
       }
       o = this.create(tradeNo, pileNo, gunNo, START_ORIGIN[Number(b.startType)] ?? 'offline', 'recorded', now, false);
@@ -330,23 +335,23 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
       this.selfAudit(o, b, now);
       if (o.state === 'recorded') this.changed(o, now); // created from this record: announced with it
       else this.advance(o, 'recorded', now);
-      this.clearAlarm('recordMissing', tradeNo, 'record received', now);
+      this.clearAlarm('recordMissing', o, 'record received', now);
     }
     if (duplicate && ev.arrival === 'resend-confirmed' && o.recordResult === null) {
       // The gateway acknowledged this copy itself (confirmed before, e.g. before a restart).
-      this.onRecordConfirmed(tradeNo, 0);
+      this.onRecordConfirmed(pileNo, tradeNo, 0);
       return;
     }
-    if (!duplicate && !ev.held) this.onRecordConfirmed(tradeNo, 0);
+    if (!duplicate && !ev.held) this.onRecordConfirmed(pileNo, tradeNo, 0);
   }
 
   /** The record was confirmed to the pile (server.confirmRecord, or at once): result 0 stored, 1 refused. */
-  onRecordConfirmed(tradeNo: string, result: number): void {
-    const o = this.orders.get(tradeNo);
+  onRecordConfirmed(pileNo: string, tradeNo: string, result: number): void {
+    const o = this.orders.get(orderKey(pileNo, tradeNo));
     if (!o) return;
     const now = this.options.now();
     o.recordResult = result;
-    this.clearAlarm('recordUnconfirmed', tradeNo, 'confirmed', now);
+    this.clearAlarm('recordUnconfirmed', o, 'confirmed', now);
     if (RANK[o.state] < RANK.confirmed) this.advance(o, 'confirmed', now);
     this.closeOrder(o, result === 0 ? 'confirmed' : 'refused', now);
   }
@@ -361,7 +366,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
   onOnline(pileNo: string): void {
     const now = this.options.now();
     this.setOnline(pileNo, now);
-    for (const o of this.ordersOf(pileNo)) this.clearAlarm('offlineWhileCharging', o.tradeNo, 'pile online again', now);
+    for (const o of this.ordersOf(pileNo)) this.clearAlarm('offlineWhileCharging', o, 'pile online again', now);
   }
 
   onOffline(pileNo: string): void {
@@ -369,45 +374,59 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     this.online.delete(pileNo);
     this.offline.set(pileNo, now);
     for (const o of this.ordersOf(pileNo)) {
-      this.clearAlarm('realtimeSilent', o.tradeNo, 'pile offline', now);
+      this.clearAlarm('realtimeSilent', o, 'pile offline', now);
       this.checkOffline(o, now, now);
     }
   }
 
-  /** The billing audit of a record (ykc-billing's msg.payload.audit). */
-  audit(tradeNo: string, ok: boolean, details: Record<string, unknown> = {}, where?: { pileNo?: string; gunNo?: number }): void {
+  /**
+   * The billing audit of a record (ykc-billing's msg.payload.audit). The pile: `ref`'s or `where`'s, else the
+   * only one with an order, a closed order or an auditFailed alarm of that trade number (several: YKC_INPUT).
+   */
+  audit(ref: OrderRef, ok: boolean, details: Record<string, unknown> = {}, where?: { pileNo?: string; gunNo?: number }): void {
+    const r = refOf(ref);
+    const tradeNo = r.tradeNo;
+    const pileNo =
+      this.pileFor({ pileNo: r.pileNo ?? where?.pileNo, tradeNo }, () => [
+        ...this.openWith(tradeNo).map((o) => o.pileNo),
+        ...[...this.history.entries()].filter(([, h]) => h.tradeNo === tradeNo).map(([, h]) => h.pileNo),
+        ...[...this.alarms.values()].filter((a) => a.code === 'auditFailed' && a.tradeNo === tradeNo).map((a) => a.pileNo),
+      ]) ?? '';
     const now = this.options.now();
     if (ok) {
-      this.clearAlarm('auditFailed', tradeNo, 'audit passed', now);
+      this.clearAlarm('auditFailed', { pileNo, tradeNo }, 'audit passed', now);
       return;
     }
-    const o = this.orders.get(tradeNo);
-    const h = this.history.get(tradeNo);
-    const pileNo = o?.pileNo ?? h?.pileNo ?? where?.pileNo ?? '';
+    const key = orderKey(pileNo, tradeNo);
+    const o = this.orders.get(key);
+    const h = this.history.get(key);
     const gunNo = o?.gunNo ?? h?.gunNo ?? where?.gunNo ?? 0;
     this.raise('auditFailed', { tradeNo, pileNo, gunNo }, now, details);
   }
 
   // ---- commands ------------------------------------------------------------------------------
 
-  /** Closes an open order by hand (it stays in the history). Throws YKC_INPUT when it is not open. */
-  close(tradeNo: string, reason: string): OrderPayload {
-    const o = this.orders.get(tradeNo);
-    if (!o) throw new YkcError('YKC_INPUT', `no open order with trade number ${tradeNo}`, { tradeNo });
+  /** Closes an open order by hand (it stays in the history). Throws YKC_INPUT when it is not open, or the trade number alone names several. */
+  close(ref: OrderRef, reason: string): OrderPayload {
+    const r = refOf(ref);
+    const pileNo = this.pileFor(r, () => this.openWith(r.tradeNo).map((o) => o.pileNo));
+    const o = pileNo === null ? undefined : this.orders.get(orderKey(pileNo, r.tradeNo));
+    if (!o) throw new YkcError('YKC_INPUT', `no open order with trade number ${r.tradeNo}${r.pileNo ? ` on pile ${r.pileNo}` : ''}`, { tradeNo: r.tradeNo, pileNo: r.pileNo ?? null });
     const now = this.options.now();
     this.closeOrder(o, `manual: ${reason || 'closed by hand'}`, now);
-    for (const code of LATCHED) this.clearAlarm(code, tradeNo, 'order closed by hand', now);
+    for (const code of LATCHED) this.clearAlarm(code, o, 'order closed by hand', now);
     return orderPayload(o, this.options.offsetMinutes);
   }
 
-  /** Acknowledges an alarm: a latched one clears, a time-based one is marked seen. Throws YKC_INPUT when none is active. */
-  acknowledge(code: string, tradeNo: string): AlarmPayload {
-    const key = alarmKey(code as AlarmCode, tradeNo);
-    const a = this.alarms.get(key);
-    if (!a) throw new YkcError('YKC_INPUT', `no active alarm ${code} for trade number ${tradeNo}`, { code, tradeNo });
+  /** Acknowledges an alarm: a latched one clears, a time-based one is marked seen. Throws YKC_INPUT when none is active, or the trade number alone names several. */
+  acknowledge(code: string, ref: OrderRef): AlarmPayload {
+    const r = refOf(ref);
+    const pileNo = this.pileFor(r, () => [...this.alarms.values()].filter((a) => a.code === code && a.tradeNo === r.tradeNo).map((a) => a.pileNo));
+    const a = pileNo === null ? undefined : this.alarms.get(alarmKey(code as AlarmCode, pileNo, r.tradeNo));
+    if (!a) throw new YkcError('YKC_INPUT', `no active alarm ${code} for trade number ${r.tradeNo}${r.pileNo ? ` on pile ${r.pileNo}` : ''}`, { code, tradeNo: r.tradeNo, pileNo: r.pileNo ?? null });
     const now = this.options.now();
     a.acknowledged = true;
-    if (LATCHED.has(a.code)) return this.clearAlarm(a.code, tradeNo, 'acknowledged', now)!;
+    if (LATCHED.has(a.code)) return this.clearAlarm(a.code, a, 'acknowledged', now)!;
     this.journal?.append({ a });
     const p = alarmPayload(a, true, this.options.offsetMinutes);
     this.emit('alarm', p);
@@ -430,9 +449,29 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     };
   }
 
-  order(tradeNo: string): OrderPayload | null {
-    const o = this.orders.get(tradeNo);
+  /** The open order named (null when none; YKC_INPUT when the trade number alone names several). */
+  order(ref: OrderRef): OrderPayload | null {
+    const r = refOf(ref);
+    const pileNo = this.pileFor(r, () => this.openWith(r.tradeNo).map((o) => o.pileNo));
+    const o = pileNo === null ? undefined : this.orders.get(orderKey(pileNo, r.tradeNo));
     return o ? orderPayload(o, this.options.offsetMinutes) : null;
+  }
+
+  /** Open orders with this trade number (any pile). A scan: only for commands, never per frame. */
+  private openWith(tradeNo: string): Order[] {
+    const out: Order[] = [];
+    for (const o of this.orders.values()) if (o.tradeNo === tradeNo) out.push(o);
+    return out;
+  }
+
+  /** The pile a command means: its own, else the only one `candidates` names (none: null; several: YKC_INPUT naming them). */
+  private pileFor(r: { pileNo?: string; tradeNo: string }, candidates: () => string[]): string | null {
+    if (r.pileNo) return r.pileNo;
+    const piles = [...new Set(candidates())];
+    if (piles.length > 1) {
+      throw new YkcError('YKC_INPUT', `trade number ${r.tradeNo} is used by ${piles.length} piles (${piles.join(', ')}): name the pile (pileNo)`, { tradeNo: r.tradeNo, piles });
+    }
+    return piles[0] ?? null;
   }
 
   openCount(): number {
@@ -453,8 +492,8 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
   // ---- state machine -------------------------------------------------------------------------
 
   private current(pileNo: string, gunNo: number): Order | undefined {
-    const t = this.byGun.get(gunKey(pileNo, gunNo));
-    return t ? this.orders.get(t) : undefined;
+    const k = this.byGun.get(gunKey(pileNo, gunNo));
+    return k ? this.orders.get(k) : undefined;
   }
 
   /**
@@ -463,8 +502,9 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
    */
   private begin(tradeNo: string, pileNo: string, gunNo: number, origin: OrderOrigin, state: OrderState, now: number, rt?: Realtime): Order {
     const prev = this.current(pileNo, gunNo);
-    let o = this.orders.get(tradeNo);
-    if (o && (RANK[o.state] >= RANK.recorded || o.pileNo !== pileNo || o.gunNo !== gunNo)) {
+    const key = orderKey(pileNo, tradeNo);
+    let o = this.orders.get(key);
+    if (o && (RANK[o.state] >= RANK.recorded || o.gunNo !== gunNo)) {
       this.closeOrder(o, 'tradeReused', now);
       this.reused(tradeNo, pileNo, gunNo, now, { previousPile: o.pileNo, previousGun: o.gunNo });
       o = undefined;
@@ -474,7 +514,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     const takesGun = RANK[state] >= RANK.started || !prev || prev === o || RANK[prev.state] >= RANK.ended;
     if (RANK[state] >= RANK.started && prev && prev !== o && RANK[prev.state] < RANK.ended && prev.state !== 'requested') this.advance(prev, 'ended', now);
     if (!o) {
-      const h = this.history.get(tradeNo);
+      const h = this.history.get(key);
       // A new start (0x34 / 0x32 / 0x33) with a number that already started a charge is a reuse. A charging
       // 0x13 is the charge itself going on: a reuse only once that charge was recorded — an order closed by
       // hand (or by the limit) while the pile still charges is not.
@@ -488,7 +528,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     } else if (o.origin === 'offline' && origin !== 'offline') {
       o.origin = origin;
     }
-    if (takesGun) this.byGun.set(gunKey(pileNo, gunNo), tradeNo);
+    if (takesGun) this.byGun.set(gunKey(pileNo, gunNo), key);
     if (RANK[state] > RANK[o.state]) this.advance(o, state, now);
     return o;
   }
@@ -497,7 +537,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
   private create(tradeNo: string, pileNo: string, gunNo: number, origin: OrderOrigin, state: OrderState, now: number, announce = true, rt?: Realtime): Order {
     while (this.orders.size >= this.options.maxOpenOrders) {
       const oldest = this.orders.values().next().value as Order;
-      this.problem(new YkcError('YKC_LIMIT', `more than ${this.options.maxOpenOrders} open orders (maxOpenOrders): the oldest (${oldest.tradeNo}) is closed`, { tradeNo: oldest.tradeNo }));
+      this.problem(new YkcError('YKC_LIMIT', `more than ${this.options.maxOpenOrders} open orders (maxOpenOrders): the oldest (${oldest.tradeNo} of pile ${oldest.pileNo}) is closed`, { tradeNo: oldest.tradeNo, pileNo: oldest.pileNo }));
       this.closeOrder(oldest, 'limit', now);
     }
     const o = newOrder(tradeNo, pileNo, gunNo, origin, now);
@@ -505,7 +545,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     o.at[RANK[state]] = now;
     // An order first seen in a 0x13 is announced with that frame's figures.
     if (rt) setRealtime(o, rt);
-    this.orders.set(tradeNo, o);
+    this.orders.set(orderKey(pileNo, tradeNo), o);
     this.index(o);
     this.changed(o, now, announce);
     return o;
@@ -517,39 +557,41 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     if (back) for (let i = RANK[state] + 1; i < o.at.length; i++) o.at[i] = 0;
     o.state = state;
     o.at[RANK[state]] = now;
+    const key = orderKey(o.pileNo, o.tradeNo);
     if (RANK[state] >= RANK.ended) {
       const k = gunKey(o.pileNo, o.gunNo);
-      if (this.byGun.get(k) === o.tradeNo) this.byGun.delete(k);
-    } else this.byGun.set(gunKey(o.pileNo, o.gunNo), o.tradeNo);
-    if (RANK[state] > RANK.started) this.clearAlarm('startNotConfirmed', o.tradeNo, `order ${state}`, now);
+      if (this.byGun.get(k) === key) this.byGun.delete(k);
+    } else this.byGun.set(gunKey(o.pileNo, o.gunNo), key);
+    if (RANK[state] > RANK.started) this.clearAlarm('startNotConfirmed', o, `order ${state}`, now);
     if (RANK[state] >= RANK.ended) {
-      this.clearAlarm('realtimeSilent', o.tradeNo, `order ${state}`, now);
+      this.clearAlarm('realtimeSilent', o, `order ${state}`, now);
     }
     this.changed(o, now);
   }
 
   private closeOrder(o: Order, reason: string, now: number): void {
-    if (!this.orders.has(o.tradeNo)) return;
+    const key = orderKey(o.pileNo, o.tradeNo);
+    if (this.orders.get(key) !== o) return;
     o.state = 'closed';
     o.at[RANK.closed] = now;
     o.closeReason = reason;
     o.updatedAt = now;
-    this.orders.delete(o.tradeNo);
+    this.orders.delete(key);
     const set = this.byPile.get(o.pileNo);
     if (set) {
-      set.delete(o.tradeNo);
+      set.delete(key);
       if (!set.size) this.byPile.delete(o.pileNo);
     }
     const k = gunKey(o.pileNo, o.gunNo);
-    if (this.byGun.get(k) === o.tradeNo) this.byGun.delete(k);
+    if (this.byGun.get(k) === key) this.byGun.delete(k);
     const h: HistoryEntry = {
       tradeNo: o.tradeNo, pileNo: o.pileNo, gunNo: o.gunNo, started: RANK_STARTED(o), recordStart: o.record?.startTime ?? null, closedAt: now, closeReason: reason,
     };
-    this.history.set(o.tradeNo, h);
+    this.history.set(key, h);
     for (const code of ['startNotConfirmed', 'realtimeSilent', 'offlineWhileCharging', 'recordMissing', 'recordUnconfirmed'] as const) {
-      this.clearAlarm(code, o.tradeNo, `order closed (${reason})`, now);
+      this.clearAlarm(code, o, `order closed (${reason})`, now);
     }
-    this.journal?.append({ x: o.tradeNo, h });
+    this.journal?.append({ x: key, h });
     this.maybeCompact();
     this.emit('state', orderPayload(o, this.options.offsetMinutes));
   }
@@ -619,7 +661,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
   }
 
   private raise(code: AlarmCode, o: { tradeNo: string; pileNo: string; gunNo: number }, now: number, details: Record<string, unknown>): void {
-    const key = alarmKey(code, o.tradeNo);
+    const key = alarmKey(code, o.pileNo, o.tradeNo);
     if (this.alarms.has(key)) return;
     if (this.alarms.size >= this.options.maxAlarms) {
       // New alarms wait (the sweep raises them once there is room); evicting old ones would make
@@ -636,8 +678,8 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     this.emit('alarm', alarmPayload(a, true, this.options.offsetMinutes));
   }
 
-  private clearAlarm(code: AlarmCode, tradeNo: string, reason: string, now: number): AlarmPayload | undefined {
-    const key = alarmKey(code, tradeNo);
+  private clearAlarm(code: AlarmCode, o: { pileNo: string; tradeNo: string }, reason: string, now: number): AlarmPayload | undefined {
+    const key = alarmKey(code, o.pileNo, o.tradeNo);
     const a = this.alarms.get(key);
     if (!a) return undefined;
     this.alarms.delete(key);
@@ -701,7 +743,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
   private index(o: Order): void {
     let set = this.byPile.get(o.pileNo);
     if (!set) this.byPile.set(o.pileNo, (set = new Set()));
-    set.add(o.tradeNo);
+    set.add(orderKey(o.pileNo, o.tradeNo));
   }
 
   /** The open orders of one pile (a copy: callers may close some). */
@@ -709,8 +751,8 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     const set = this.byPile.get(pileNo);
     if (!set) return [];
     const out: Order[] = [];
-    for (const t of set) {
-      const o = this.orders.get(t);
+    for (const k of set) {
+      const o = this.orders.get(k);
       if (o) out.push(o);
     }
     return out;
@@ -731,6 +773,10 @@ function setRealtime(o: Order, rt: Realtime): void {
   o.rtAt = rt.at;
   o.rtEnergy = rt.energy;
   o.rtAmount = rt.amount;
+}
+
+function refOf(ref: OrderRef): { pileNo?: string; tradeNo: string } {
+  return typeof ref === 'string' ? { tradeNo: ref } : ref;
 }
 
 function gunKey(pileNo: string, gunNo: number): string {

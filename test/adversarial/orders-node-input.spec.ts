@@ -87,4 +87,49 @@ describe('adversarial: ykc-orders node with an outside pile (zero trade numbers 
     should(err.error.code).equal('YKC_INPUT');
     should(err.error.message).match(/reason/);
   });
+
+  it('two piles charging with one trade number: close by tradeNo alone is YKC_INPUT naming both piles; {pileNo, tradeNo} closes that pile\'s order only; a bad pileNo is YKC_INPUT', async () => {
+    const flow: Array<Record<string, unknown>> = [
+      { id: 't1', type: 'tab', label: 'orders' },
+      { id: 's1', type: 'ykc-server', host: '127.0.0.1', port: 0, autoTimeSync: false, recordConfirm: 'at-once' },
+      { id: 'o1', z: 't1', type: 'ykc-orders', server: 's1', realtimeSilent: 600, wires: [['st'], ['al'], []] },
+      { id: 'st', z: 't1', type: 'helper' },
+      { id: 'al', z: 't1', type: 'helper' },
+      { id: 'c1', z: 't1', type: 'catch', scope: ['o1'], uncaught: false, wires: [['ca']] },
+      { id: 'ca', z: 't1', type: 'helper' },
+    ];
+    await helper.load([serverNode, ordersNode], flow as Parameters<typeof helper.load>[1]);
+    const s = helper.getNode('s1') as unknown as YkcServerNode;
+    await s.ready;
+    const states = new Collector(helper.getNode('st'));
+    const caught = new Collector(helper.getNode('ca'));
+    const o = helper.getNode('o1') as Node & { receive(m: Msg): void };
+    const P2 = '45040000000002';
+    const T = `${PILE}012612050800000009`;
+    fw = await firmware(s.port()!, PILE, 2);
+    const fw2 = await firmware(s.port()!, P2, 2);
+    try {
+      fw.realtime(1, T, { state: 3, energy: 100 });
+      await until(states, (m) => m.payload.pileNo === PILE && m.payload.state === 'charging', 'A charging');
+      fw2.realtime(1, T, { state: 3, energy: 100 });
+      await until(states, (m) => m.payload.pileNo === P2 && m.payload.state === 'charging', 'B charging');
+      o.receive({ topic: 'close', payload: { tradeNo: T, reason: 'which one?' } });
+      const err = await caught.next(5000, 'ambiguous');
+      should(err.error.code).equal('YKC_INPUT');
+      should(err.error.message).containEql(PILE).and.containEql(P2);
+      o.receive({ topic: 'close', payload: { pileNo: '123', tradeNo: T } });
+      should((await caught.next(5000, 'bad pile')).error.message).match(/pileNo/);
+      o.receive({ topic: 'close', payload: { pileNo: P2, tradeNo: T, reason: 'wrong pile' } });
+      const closed = await until(states, (m) => m.payload.state === 'closed', 'closed');
+      should(closed.payload).containDeep({ pileNo: P2, tradeNo: T, closeReason: 'manual: wrong pile' });
+      should(closed.ykc).containDeep({ pileNo: P2, tradeNo: T });
+      // The message the state output sent, turned into a command: msg.ykc names the pile.
+      o.receive({ topic: 'close', payload: {}, ykc: { pileNo: PILE, tradeNo: T } });
+      const closedA = await until(states, (m) => m.payload.state === 'closed' && m.payload.pileNo === PILE, 'A closed');
+      should(closedA.payload.tradeNo).equal(T);
+      should(states.msgs.filter((m) => m.payload.state === 'closed').length).equal(2);
+    } finally {
+      fw2.pile.close();
+    }
+  });
 });

@@ -79,6 +79,49 @@ describe('orders: journal, restart, limits', function () {
     assert.equal(c.alarmCount(), 1, 'only the audit alarm, still latched');
   });
 
+  it('a journal written when orders were keyed by trade number alone still loads (keys derived from pileNo), and two piles with one trade number stay two orders', () => {
+    let now = 1_800_000_000_000;
+    const P2 = '32010300000098';
+    // Lines as the tracker wrote them before orders were keyed by pile: x = tradeNo, c = "code|tradeNo".
+    const order = (t: string, state: string) => ({
+      tradeNo: t, pileNo: PILE, gunNo: 1, state, origin: 'remote', at: [now, now, now, 0, 0, 0, 0, 0], updatedAt: now,
+      rtAt: now, rtEnergy: 1000, rtAmount: 1200, stopReason: null, record: null, resends: 0, recordResult: null, closeReason: null, reused: false,
+    });
+    const alarm = (code: string, t: string) => ({ code, pileNo: PILE, gunNo: 1, tradeNo: t, since: now, acknowledged: false, details: {} });
+    const lines = [
+      { o: order(T(1), 'charging') },
+      { o: order(T(2), 'charging') },
+      { x: T(2), h: { tradeNo: T(2), pileNo: PILE, gunNo: 1, started: true, recordStart: '2026-12-05 08:00:00', closedAt: now, closeReason: 'confirmed' } },
+      { a: alarm('auditFailed', T(1)) },
+      { a: alarm('meterAnomaly', T(1)) },
+      { c: `meterAnomaly|${T(1)}` },
+    ];
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    const problems: YkcError[] = [];
+    const a = make({ now: () => now });
+    a.on('problem', (e) => problems.push(e));
+    assert.equal(a.openCount(), 1);
+    assert.equal(a.order({ pileNo: PILE, tradeNo: T(1) })?.state, 'charging');
+    assert.equal(a.order(T(2)), null, 'closed by its old x line');
+    assert.deepEqual(a.snapshot().alarms.map((x) => `${x.pileNo}:${x.code}`), [`${PILE}:auditFailed`], 'the old c line cleared meterAnomaly');
+    // The loaded order goes on; another pile charging with the same trade number is an order of its own.
+    a.onOnline(PILE);
+    a.onOnline(P2);
+    a.onFrame(realtime(PILE, 1, T(1), true, 3, 4));
+    a.onFrame(realtime(P2, 1, T(1), true, 1, 1));
+    assert.equal(a.openCount(), 2);
+    assert.equal(a.alarmCount(), 1, 'no tradeReused');
+    a.audit({ pileNo: PILE, tradeNo: T(1) }, true);
+    assert.equal(a.alarmCount(), 0);
+    a.stop();
+    now += 1000;
+    const b = make({ now: () => now });
+    assert.deepEqual(b.snapshot().orders.map((o) => `${o.pileNo}:${o.tradeNo}:${o.state}`).sort(), [`${P2}:${T(1)}:charging`, `${PILE}:${T(1)}:charging`]);
+    assert.equal(b.snapshot().counts.history, 1);
+    assert.deepEqual(problems, []);
+  });
+
   it('compaction keeps the file bounded by the live state and the history size', () => {
     const j = new OrderJournal(file, 0, 2, 50);
     const a = make({ historySize: 20 }, j);

@@ -22,7 +22,8 @@ export function parseArgs(args: string[], switches: readonly string[] = []): Par
       if (eq > 0) flags[a.slice(2, eq)] = a.slice(eq + 1);
       else if (!switches.includes(a.slice(2)) && i + 1 < args.length && !args[i + 1].startsWith('--')) flags[a.slice(2)] = args[++i];
       else flags[a.slice(2)] = true;
-    } else positional.push(a);
+    } else if (a === '-h') flags.h = true; // as decode and encode take it
+    else positional.push(a);
   }
   return { flags, positional };
 }

@@ -128,4 +128,12 @@ describe('first hour: the CLI refuses options without their value', function () 
     should(again.code).equal(0, again.err);
     should(again.out.trim()).equal(agree.out.trim());
   });
+
+  it('-h prints the usage and exits 0 for serve, simulate and replay too (it was "unexpected argument -h", exit 2)', async () => {
+    for (const c of ['serve', 'simulate', 'replay', 'decode', 'encode']) {
+      const r = await ykc([c, '-h']);
+      should(r.code).equal(0, `ykc ${c} -h: ${r.err}`);
+      should(r.out).match(new RegExp(`usage: ykc ${c}`));
+    }
+  });
 });

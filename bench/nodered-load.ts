@@ -14,7 +14,6 @@ import * as path from 'path';
 import { monitorEventLoopDelay } from 'perf_hooks';
 import { GatewayOptions, MetricsSnapshot, TariffBody, YkcServer } from '../src/gateway';
 import { crc16Modbus, encodeFrame, FrameSplitter } from '../src/protocol';
-import { REPO_ROOT } from '../test/support/repo';
 
 export const HEARTBEAT_MS = 10_000;
 export const REALTIME_MS = 15_000;
@@ -661,27 +660,5 @@ export function topOfProfile(file: string | CpuProfile, n = 15): Array<{ fn: str
 
 // ---- Node-RED --------------------------------------------------------------------------------
 
-/**
- * A nodes directory holding the named nodes (e.g. ykc-server and ykc-in) for a Node-RED runtime: a one-line .js that requires the compiled node
- * (wherever this bench was compiled to) next to the editor html and locales Node-RED expects.
- */
-export function nodesDir(userDir: string, names: string[]): string {
-  const root = REPO_ROOT;
-  const dir = path.join(userDir, 'nodes');
-  fs.mkdirSync(dir, { recursive: true });
-  for (const name of names) {
-    const compiled = path.join(__dirname, '..', 'nodes', `${name}.js`);
-    fs.writeFileSync(path.join(dir, `${name}.js`), `module.exports = require(${JSON.stringify(compiled)});\n`);
-    fs.copyFileSync(path.join(root, 'nodes', `${name}.html`), path.join(dir, `${name}.html`));
-    for (const lang of ['en-US', 'zh-CN']) {
-      const from = path.join(root, 'nodes', 'locales', lang);
-      const to = path.join(dir, 'locales', lang);
-      fs.mkdirSync(to, { recursive: true });
-      for (const ext of ['json', 'html']) {
-        const f = path.join(from, `${name}.${ext}`);
-        if (fs.existsSync(f)) fs.copyFileSync(f, path.join(to, `${name}.${ext}`));
-      }
-    }
-  }
-  return dir;
-}
+// The runtime's nodes directory, the wait for the ykc-server node and the close handler are the tests' own.
+export { nodesDir, serverNode, stopAndExit } from '../test/support/red-child';

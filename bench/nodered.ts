@@ -26,7 +26,7 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import {
-  ask, closeChild, cpuPercent, flag, forkRole, nodesDir, HEARTBEAT_MS, LoadPile, LoadStats, loopMonitor, machine, mb, pileNo, procStats, ProcStats, ramp, REALTIME_MS, serve, sleep, stallRecorder, summarize,
+  ask, closeChild, cpuPercent, flag, forkRole, nodesDir, HEARTBEAT_MS, LoadPile, LoadStats, loopMonitor, machine, mb, pileNo, procStats, ProcStats, ramp, REALTIME_MS, serve, serverNode, sleep, stallRecorder, stopAndExit, summarize,
   topOfProfile,
 } from './nodered-load';
 import { crc16Modbus, encodeFrame } from '../src/protocol';
@@ -78,13 +78,7 @@ async function redProcess(): Promise<void> {
   await RED.start();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   type SrvNode = { ready: Promise<void>; port(): number | null; gateway: import('../src/gateway').YkcServer | null };
-  let srv: SrvNode | null = null;
-  for (let t = 0; t < 600 && !srv?.ready; t++) {
-    srv = RED.nodes.getNode('bench.srv') as SrvNode | null;
-    if (!srv?.ready) await sleep(50);
-  }
-  if (!srv) throw new Error('ykc-server node did not start');
-  await srv.ready;
+  const srv = await serverNode<SrvNode>(RED, 'bench.srv', { tries: 600, everyMs: 50 });
   const loop = loopMonitor();
   const stalls = stallRecorder(100);
   serve({
@@ -107,13 +101,7 @@ async function redProcess(): Promise<void> {
       };
       return out;
     },
-    close: async () => {
-      await RED.stop();
-      server.close();
-      fs.rmSync(userDir, { recursive: true, force: true });
-      setImmediate(() => process.exit(0));
-      return {};
-    },
+    close: stopAndExit(RED, server, userDir),
   });
   process.send?.({ port: srv.port() });
 }

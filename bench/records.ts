@@ -24,7 +24,7 @@ import * as path from 'path';
 import { FileJournal, PendingRecord, RecordBook } from '../src/gateway';
 import { rawFrame } from '../test/support/raw';
 import { loadVectors } from '../test/support/repo';
-import { ask, closeChild, cpuPercent, flag, forkRole, LoadPile, LoadStats, loopMonitor, machine, mb, nodesDir, pileNo, procStats, ProcStats, ramp, serve, sleep, summarize } from './nodered-load';
+import { ask, closeChild, cpuPercent, flag, forkRole, LoadPile, LoadStats, loopMonitor, machine, mb, nodesDir, pileNo, procStats, ProcStats, ramp, serve, serverNode, sleep, stopAndExit, summarize } from './nodered-load';
 
 const ROLE = flag('role', 'main');
 const FLOOD_PILE = '32019900000001';
@@ -112,13 +112,7 @@ async function redProcess(): Promise<void> {
   });
   await RED.start();
   type SrvNode = { ready: Promise<void>; port(): number | null; gateway: import('../src/gateway').YkcServer | null };
-  let srv: SrvNode | null = null;
-  for (let t = 0; t < 600 && !srv?.ready; t++) {
-    srv = RED.nodes.getNode('rb.srv') as SrvNode | null;
-    if (!srv?.ready) await sleep(50);
-  }
-  if (!srv) throw new Error('ykc-server node did not start');
-  await srv.ready;
+  const srv = await serverNode<SrvNode>(RED, 'rb.srv', { tries: 600, everyMs: 50 });
   const loop = loopMonitor();
   serve({
     stats: (m) => {
@@ -133,13 +127,7 @@ async function redProcess(): Promise<void> {
         journalBytes: fs.existsSync(journal) ? fs.statSync(journal).size : 0,
       };
     },
-    close: async () => {
-      await RED.stop();
-      server.close();
-      fs.rmSync(userDir, { recursive: true, force: true });
-      setImmediate(() => process.exit(0));
-      return {};
-    },
+    close: stopAndExit(RED, server, userDir),
   });
   process.send?.({ port: srv.port() });
 }

@@ -19,7 +19,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import should from 'should';
-import { ack, recordBody, recordFrame } from '../support/record-piles';
+import { readAcks, recordBody, recordFrame } from '../support/record-piles';
 import { rawFrame } from '../support/raw';
 import { RawPile } from '../support/raw-pile';
 
@@ -96,22 +96,10 @@ describe('adversarial: kill -9 of the gateway while records are confirmed (real 
       const answered = new Set<number>();
       let killed = false;
       const killAt = Date.now() + 1500 + Math.floor(Math.random() * 3500);
-      const reader = (async () => {
-        for (;;) {
-          let f;
-          try {
-            f = await pile.next(10_000);
-          } catch {
-            return;
-          }
-          if (f.type !== 0x40) continue;
-          const a = ack(f);
-          should(a.result).equal(0);
-          const n = Number(a.tradeNo.slice(16));
-          answered.add(n);
-          if (unacked.delete(n)) acked.push(n);
-        }
-      })();
+      const reader = readAcks(pile, 10_000, (n) => {
+        answered.add(n);
+        if (unacked.delete(n)) acked.push(n);
+      });
       // New records, up to 24 in flight (resends included), until the kill.
       while (Date.now() < killAt) {
         if (unacked.size < 24) {

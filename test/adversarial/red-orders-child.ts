@@ -8,21 +8,11 @@
 import * as fs from 'fs';
 import * as http from 'http';
 import * as path from 'path';
+import { nodesDir, serverNode } from '../support/red-child';
 import { REPO_ROOT } from '../support/repo';
 
 const [userDir, ykcPort, statesFile, alarmsFile] = process.argv.slice(2);
 const NODES = ['ykc-server', 'ykc-in', 'ykc-billing', 'ykc-confirm', 'ykc-orders'];
-
-function nodesDir(): string {
-  const dir = path.join(userDir, 'nodes');
-  fs.mkdirSync(dir, { recursive: true });
-  for (const name of NODES) {
-    const compiled = path.join(__dirname, '..', '..', 'nodes', `${name}.js`);
-    fs.writeFileSync(path.join(dir, `${name}.js`), `module.exports = require(${JSON.stringify(compiled)});\n`);
-    fs.copyFileSync(path.join(REPO_ROOT, 'nodes', `${name}.html`), path.join(dir, `${name}.html`));
-  }
-  return dir;
-}
 
 async function main(): Promise<void> {
   const example = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'examples', 'orders-alarms.json'), 'utf8')) as Array<Record<string, unknown>>;
@@ -45,7 +35,7 @@ async function main(): Promise<void> {
   RED.init(http.createServer(), {
     userDir,
     flowFile: 'flows.json',
-    nodesDir: [nodesDir()],
+    nodesDir: [nodesDir(userDir, NODES, { locales: false })],
     httpAdminRoot: false,
     httpNodeRoot: false,
     disableEditor: true,
@@ -55,16 +45,8 @@ async function main(): Promise<void> {
   });
   await RED.start();
   const id = example.find((n) => n.type === 'ykc-server')!.id as string;
-  for (let t = 0; t < 400; t++) {
-    const srv = RED.nodes.getNode(id) as { ready?: Promise<void> } | null;
-    if (srv?.ready && RED.nodes.getNode('orders.watch')) {
-      await srv.ready;
-      process.stdout.write('ready\n');
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error('ykc-server did not start');
+  await serverNode(RED, id, { also: () => !!RED.nodes.getNode('orders.watch') });
+  process.stdout.write('ready\n');
 }
 
 main().catch((e) => {

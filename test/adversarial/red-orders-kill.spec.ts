@@ -5,12 +5,13 @@
  * charge. The order must go on from where it was — one order, its times from before the kill — and
  * every alarm raised on the way must be cleared.
  */
-import { ChildProcess, spawn } from 'child_process';
+import { ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import assert from 'assert/strict';
 import { freePort } from '../support/ports';
+import { startRedChild } from '../support/red-child';
 import { Firmware, firmware, ZERO_TRADE } from '../support/ykc-firmware';
 
 const CHILD = path.join(__dirname, 'red-orders-child.js');
@@ -48,27 +49,7 @@ async function until<T>(what: string, f: () => T | undefined, ms = 20_000): Prom
   }
 }
 
-function startRed(userDir: string, port: number, states: string, alarms: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [CHILD, userDir, String(port), states, alarms], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error('Node-RED child not ready within 60 s'));
-    }, 60_000);
-    let out = '';
-    child.stdout!.on('data', (d) => {
-      out += String(d);
-      if (out.includes('ready')) {
-        clearTimeout(t);
-        resolve(child);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(t);
-      reject(new Error(`Node-RED child exited (${code})`));
-    });
-  });
-}
+const startRed = (userDir: string, port: number, states: string, alarms: string): Promise<ChildProcess> => startRedChild(CHILD, [userDir, String(port), states, alarms]);
 
 describe('adversarial: Node-RED killed with SIGKILL mid-charge, restarted on the same user directory (examples/orders-alarms.json)', function () {
   this.timeout(180_000);

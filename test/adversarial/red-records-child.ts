@@ -7,19 +7,14 @@
 import * as fs from 'fs';
 import * as http from 'http';
 import * as path from 'path';
+import { nodesDir, serverNode } from '../support/red-child';
 import { REPO_ROOT } from '../support/repo';
 
 const [userDir, ykcPort, dbFile] = process.argv.slice(2);
 const NODES = ['ykc-server', 'ykc-in', 'ykc-billing', 'ykc-confirm'];
 
-function nodesDir(): string {
-  const dir = path.join(userDir, 'nodes');
-  fs.mkdirSync(dir, { recursive: true });
-  for (const name of NODES) {
-    const compiled = path.join(__dirname, '..', '..', 'nodes', `${name}.js`);
-    fs.writeFileSync(path.join(dir, `${name}.js`), `module.exports = require(${JSON.stringify(compiled)});\n`);
-    fs.copyFileSync(path.join(REPO_ROOT, 'nodes', `${name}.html`), path.join(dir, `${name}.html`));
-  }
+function withSqlite(): string {
+  const dir = nodesDir(userDir, NODES, { locales: false });
   const sqlite = path.dirname(require.resolve('node-red-node-sqlite/package.json'));
   fs.writeFileSync(path.join(dir, 'sqlite.js'), `module.exports = require(${JSON.stringify(path.join(sqlite, 'sqlite.js'))});\n`);
   fs.copyFileSync(path.join(sqlite, 'sqlite.html'), path.join(dir, 'sqlite.html'));
@@ -39,7 +34,7 @@ async function main(): Promise<void> {
   RED.init(http.createServer(), {
     userDir,
     flowFile: 'flows.json',
-    nodesDir: [nodesDir()],
+    nodesDir: [withSqlite()],
     httpAdminRoot: false,
     httpNodeRoot: false,
     disableEditor: true,
@@ -49,16 +44,8 @@ async function main(): Promise<void> {
   });
   await RED.start();
   const id = example.find((n) => n.type === 'ykc-server')!.id as string;
-  for (let t = 0; t < 400; t++) {
-    const srv = RED.nodes.getNode(id) as { ready?: Promise<void> } | null;
-    if (srv?.ready) {
-      await srv.ready;
-      process.stdout.write('ready\n');
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error('ykc-server did not start');
+  await serverNode(RED, id);
+  process.stdout.write('ready\n');
 }
 
 main().catch((e) => {

@@ -5,15 +5,16 @@
  * the site owner: a record the pile was acknowledged is a row in the database; every record ends up
  * as exactly one row once Node-RED is back and the pile has resent what it was not acknowledged.
  */
-import { ChildProcess, spawn } from 'child_process';
+import { ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import should from 'should';
-import { ack, recordBody, recordFrame } from '../support/record-piles';
+import { readAcks, recordBody, recordFrame } from '../support/record-piles';
 import { rawFrame } from '../support/raw';
 import { RawPile } from '../support/raw-pile';
 import { freePort } from '../support/ports';
+import { startRedChild } from '../support/red-child';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const sqlite3 = require('sqlite3') as { Database: new (file: string, mode: number, cb?: (err: Error | null) => void) => Db; OPEN_READWRITE: number };
@@ -39,27 +40,7 @@ function rows(file: string): Promise<string[]> {
   });
 }
 
-function startRed(userDir: string, port: number, db: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [CHILD, userDir, String(port), db], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error('Node-RED child not ready within 60 s'));
-    }, 60_000);
-    let out = '';
-    child.stdout!.on('data', (d) => {
-      out += String(d);
-      if (out.includes('ready')) {
-        clearTimeout(t);
-        resolve(child);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(t);
-      reject(new Error(`Node-RED child exited (${code})`));
-    });
-  });
-}
+const startRed = (userDir: string, port: number, db: string): Promise<ChildProcess> => startRedChild(CHILD, [userDir, String(port), db]);
 
 describe('adversarial: Node-RED killed with SIGKILL while records go into SQLite (examples/records-sqlite.json)', function () {
   this.timeout(240_000);
@@ -92,21 +73,9 @@ describe('adversarial: Node-RED killed with SIGKILL while records go into SQLite
       pile.write(loginFrame());
       for (;;) if ((await pile.next(10_000)).type === 0x02) break;
       for (const n of [...unacked, ...acked.slice(-10)]) send(pile, n);
-      const reader = (async () => {
-        for (;;) {
-          let f;
-          try {
-            f = await pile.next(30_000);
-          } catch {
-            return;
-          }
-          if (f.type !== 0x40) continue;
-          const a = ack(f);
-          should(a.result).equal(0);
-          const n = Number(a.tradeNo.slice(16));
-          if (unacked.delete(n)) acked.push(n);
-        }
-      })();
+      const reader = readAcks(pile, 30_000, (n) => {
+        if (unacked.delete(n)) acked.push(n);
+      });
       const last = k === 3;
       const until = Date.now() + (last ? 1000 : 1500 + Math.floor(Math.random() * 3000));
       while (Date.now() < until) {

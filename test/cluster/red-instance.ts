@@ -15,7 +15,7 @@ import * as fs from 'fs';
 import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
-import { REPO_ROOT } from '../support/repo';
+import { nodesDir, serverNode, stopAndExit } from '../support/red-child';
 import { Tariff } from '../../src/billing';
 
 const arg = (name: string, dflt: string): string => {
@@ -24,26 +24,6 @@ const arg = (name: string, dflt: string): string => {
 };
 
 const NODES = ['ykc-server', 'ykc-in', 'ykc-tariff'];
-
-/** A nodes directory: one-line .js requiring each compiled node, beside its editor html and locales. */
-function nodesDir(userDir: string): string {
-  const dir = path.join(userDir, 'nodes');
-  fs.mkdirSync(dir, { recursive: true });
-  for (const name of NODES) {
-    const compiled = path.join(__dirname, '..', '..', 'nodes', `${name}.js`);
-    fs.writeFileSync(path.join(dir, `${name}.js`), `module.exports = require(${JSON.stringify(compiled)});\n`);
-    fs.copyFileSync(path.join(REPO_ROOT, 'nodes', `${name}.html`), path.join(dir, `${name}.html`));
-    for (const lang of ['en-US', 'zh-CN']) {
-      const to = path.join(dir, 'locales', lang);
-      fs.mkdirSync(to, { recursive: true });
-      for (const ext of ['json', 'html']) {
-        const f = path.join(REPO_ROOT, 'nodes', 'locales', lang, `${name}.${ext}`);
-        if (fs.existsSync(f)) fs.copyFileSync(f, path.join(to, `${name}.${ext}`));
-      }
-    }
-  }
-  return dir;
-}
 
 export const MODEL = {
   modelCode: '0100', sharpElecPrice: '1.2', sharpServicePrice: '0.8', peakElecPrice: '1.0', peakServicePrice: '0.8',
@@ -89,7 +69,7 @@ async function main(): Promise<void> {
   RED.init(server, {
     userDir,
     flowFile: 'flows.json',
-    nodesDir: [nodesDir(userDir)],
+    nodesDir: [nodesDir(userDir, NODES)],
     httpAdminRoot: false,
     httpNodeRoot: false,
     disableEditor: true,
@@ -111,13 +91,7 @@ async function main(): Promise<void> {
   });
   await RED.start();
   type Srv = { ready?: Promise<void>; cluster: import('../../src/cluster').YkcCluster | null; gateway: import('../../src/gateway').YkcServer | null };
-  let srv: Srv | null = null;
-  for (let t = 0; t < 400 && !srv?.ready; t++) {
-    srv = RED.nodes.getNode('srv') as Srv | null;
-    if (!srv?.ready) await new Promise((r) => setTimeout(r, 25));
-  }
-  if (!srv?.ready) throw new Error('ykc-server did not start');
-  await srv.ready;
+  const srv = await serverNode<Srv>(RED, 'srv');
   for (let t = 0; t < 400 && !srv.cluster?.connected(); t++) await new Promise((r) => setTimeout(r, 25));
   const s = srv;
   const command = (pileNo: string, modelCode?: string) =>
@@ -143,13 +117,7 @@ async function main(): Promise<void> {
     },
     events: () => ({ events }),
     metrics: () => ({ cluster: s.cluster?.counters, gateway: s.gateway?.metrics().counters, online: s.gateway?.onlineCount() }),
-    close: async () => {
-      await RED.stop();
-      server.close();
-      fs.rmSync(userDir, { recursive: true, force: true });
-      setImmediate(() => process.exit(0));
-      return {};
-    },
+    close: stopAndExit(RED, server, userDir),
   };
   process.on('message', async (m: { cmd: string; id: number }) => {
     const h = handlers[m.cmd];

@@ -37,6 +37,25 @@ export const ack = (f: RawFrame): { tradeNo: string; result: number; seq: string
   return { tradeNo: f.body.subarray(0, 16).toString('hex'), result: f.body[16], seq: f.seq.toString('hex') };
 };
 
+/**
+ * Reads the pile's 0x40 acknowledgements (other frames skipped) until none comes within `ms`: each must
+ * be a success; `onAck` gets the record's number, the trade number's last 16 digits.
+ */
+export async function readAcks(pile: RawPile, ms: number, onAck: (n: number) => void): Promise<void> {
+  for (;;) {
+    let f;
+    try {
+      f = await pile.next(ms);
+    } catch {
+      return;
+    }
+    if (f.type !== 0x40) continue;
+    const a = ack(f);
+    should(a.result).equal(0);
+    onAck(Number(a.tradeNo.slice(16)));
+  }
+}
+
 export class RecordRig {
   server!: YkcServer;
   port = 0;

@@ -16,6 +16,8 @@ import * as http from 'http';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
+import { pathToFileURL } from 'url';
+import mqtt from 'mqtt';
 import helper = require('node-red-node-test-helper');
 import type { Node, NodeAPI } from 'node-red';
 import { REPO_ROOT } from '../support/repo';
@@ -308,5 +310,95 @@ export async function eventually<T>(fn: () => T | Promise<T>, timeoutMs = 5000, 
     }
     if (Date.now() > end) throw new Error(`${what} not reached within ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** An MQTT message as a subscriber got it (the payload parsed as JSON when it is JSON). */
+export interface Received {
+  topic: string;
+  payload: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  retain: boolean;
+}
+
+/** A subscriber that remembers everything and lets a test await a matching message. */
+export class Subscriber {
+  readonly got: Received[] = [];
+  private waiters: Array<{ pred: (m: Received) => boolean; resolve: (m: Received) => void }> = [];
+  constructor(
+    readonly client: mqtt.MqttClient,
+    private readonly defaultTimeoutMs = 5000,
+  ) {
+    client.on('message', (topic, buf, packet) => {
+      const text = buf.toString();
+      let payload: unknown = text;
+      try {
+        payload = JSON.parse(text);
+      } catch {
+        /* plain text or empty */
+      }
+      const m = { topic, payload, retain: packet.retain };
+      this.got.push(m);
+      const i = this.waiters.findIndex((w) => w.pred(m));
+      if (i >= 0) this.waiters.splice(i, 1)[0].resolve(m);
+    });
+  }
+
+  wait(pred: (m: Received) => boolean, what: string, timeoutMs = this.defaultTimeoutMs): Promise<Received> {
+    const have = this.got.find(pred);
+    if (have) return Promise.resolve(have);
+    return new Promise((resolve, reject) => {
+      const w = {
+        pred,
+        resolve: (m: Received) => {
+          clearTimeout(t);
+          resolve(m);
+        },
+      };
+      const t = setTimeout(() => {
+        this.waiters = this.waiters.filter((x) => x !== w);
+        reject(new Error(`no MQTT message: ${what} within ${timeoutMs} ms; got ${JSON.stringify(this.got.map((g) => g.topic)).slice(0, 800)}`));
+      }, timeoutMs);
+      this.waiters.push(w);
+    });
+  }
+}
+
+/** A subscriber on 127.0.0.1:port (MQTT 3.1.1, QoS 1); `wait` gives up after defaultTimeoutMs unless told. */
+export async function connectSubscriber(port: number, topics: string[], defaultTimeoutMs?: number): Promise<Subscriber> {
+  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { protocolVersion: 4, reconnectPeriod: 0, clean: true });
+  const s = new Subscriber(client, defaultTimeoutMs);
+  await client.subscribeAsync(topics, { qos: 1 });
+  return s;
+}
+
+/** A real MQTT broker (aedes, in-process on 127.0.0.1, port 0) and the subscribers a test opened on it. */
+export class LocalBroker {
+  private readonly clients: mqtt.MqttClient[] = [];
+  private constructor(
+    private readonly broker: { handle: (s: net.Socket) => void; close(cb?: () => void): void },
+    private readonly server: net.Server,
+    readonly port: number,
+  ) {}
+
+  static async start(): Promise<LocalBroker> {
+    // aedes 1.x is an ES module; resolve it the CommonJS way (honours NODE_PATH), then import the file.
+    const { Aedes } = (await import(pathToFileURL(require.resolve('aedes')).href)) as typeof import('aedes', { with: { 'resolution-mode': 'import' } });
+    const broker = (await Aedes.createBroker()) as unknown as { handle: (s: net.Socket) => void; close(cb?: () => void): void };
+    const server = net.createServer((s) => broker.handle(s));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return new LocalBroker(broker, server, (server.address() as net.AddressInfo).port);
+  }
+
+  /** A subscriber ended by close(). */
+  async subscribe(topics: string[], defaultTimeoutMs?: number): Promise<Subscriber> {
+    const s = await connectSubscriber(this.port, topics, defaultTimeoutMs);
+    this.clients.push(s.client);
+    return s;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.clients.map((c) => c.endAsync()));
+    this.server.close();
+    await new Promise<void>((r) => this.broker.close(() => r()));
   }
 }

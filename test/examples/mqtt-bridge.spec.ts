@@ -3,67 +3,11 @@
  * and a virtual pile over TCP: what a subscriber sees, commands published by a client, and a
  * record acknowledged over MQTT before the pile gets its 0x40.
  */
-import * as net from 'net';
-import { pathToFileURL } from 'url';
 import should from 'should';
-import mqtt from 'mqtt';
 import { PileRecordEvent as RecordEvent, PileSessionEvent as SessionEvent, VirtualPile } from '../../src/simulator';
-import { Loaded, loadExample } from './harness';
+import { connectSubscriber, LocalBroker, Loaded, loadExample, Received, Subscriber } from './harness';
 
 const PILE = '32010200000201';
-
-interface Received {
-  topic: string;
-  payload: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-  retain: boolean;
-}
-
-/** A subscriber that remembers everything and lets a test await a matching message. */
-class Subscriber {
-  readonly got: Received[] = [];
-  private waiters: Array<{ pred: (m: Received) => boolean; resolve: (m: Received) => void }> = [];
-  constructor(readonly client: mqtt.MqttClient) {
-    client.on('message', (topic, buf, packet) => {
-      const text = buf.toString();
-      let payload: unknown = text;
-      try {
-        payload = JSON.parse(text);
-      } catch {
-        /* plain text */
-      }
-      const m = { topic, payload, retain: packet.retain };
-      this.got.push(m);
-      const i = this.waiters.findIndex((w) => w.pred(m));
-      if (i >= 0) this.waiters.splice(i, 1)[0].resolve(m);
-    });
-  }
-
-  wait(pred: (m: Received) => boolean, what: string, timeoutMs = 5000): Promise<Received> {
-    const have = this.got.find(pred);
-    if (have) return Promise.resolve(have);
-    return new Promise((resolve, reject) => {
-      const w = {
-        pred,
-        resolve: (m: Received) => {
-          clearTimeout(t);
-          resolve(m);
-        },
-      };
-      const t = setTimeout(() => {
-        this.waiters = this.waiters.filter((x) => x !== w);
-        reject(new Error(`no MQTT message: ${what} within ${timeoutMs} ms; got ${JSON.stringify(this.got.map((g) => g.topic)).slice(0, 600)}`));
-      }, timeoutMs);
-      this.waiters.push(w);
-    });
-  }
-}
-
-async function connect(port: number, topics: string[]): Promise<Subscriber> {
-  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { protocolVersion: 4, reconnectPeriod: 0, clean: true });
-  const s = new Subscriber(client);
-  await client.subscribeAsync(topics, { qos: 1 });
-  return s;
-}
 
 function pileEvent<T>(p: VirtualPile, name: 'session' | 'record', pred: (e: T) => boolean): Promise<T> {
   return new Promise((resolve) => {
@@ -78,23 +22,16 @@ function pileEvent<T>(p: VirtualPile, name: 'session' | 'record', pred: (e: T) =
 
 describe('example mqtt-bridge.json', function () {
   this.timeout(20_000);
-  let broker: { handle: (s: net.Socket) => void; close(cb?: () => void): void };
-  let brokerServer: net.Server;
+  let mq: LocalBroker;
   let brokerPort: number;
   let ex: Loaded;
   let pile: VirtualPile;
   let sub: Subscriber;
-  const clients: mqtt.MqttClient[] = [];
 
   before(async () => {
-    // aedes 1.x is an ES module; resolve it the CommonJS way (honours NODE_PATH), then import the file.
-    const { Aedes } = (await import(pathToFileURL(require.resolve('aedes')).href)) as typeof import('aedes', { with: { 'resolution-mode': 'import' } });
-    broker = (await Aedes.createBroker()) as unknown as typeof broker;
-    brokerServer = net.createServer((s) => broker.handle(s));
-    await new Promise<void>((r) => brokerServer.listen(0, '127.0.0.1', r));
-    brokerPort = (brokerServer.address() as net.AddressInfo).port;
-    sub = await connect(brokerPort, ['ykc/#', 'app/#']);
-    clients.push(sub.client);
+    mq = await LocalBroker.start();
+    brokerPort = mq.port;
+    sub = await mq.subscribe(['ykc/#', 'app/#']);
     ex = await loadExample('mqtt-bridge.json', { brokerPort });
     pile = new VirtualPile({ port: ex.ykcPort, pileNo: PILE, guns: 2, speed: 200, seed: 3, timing: { realtimeChargingMs: 15_000 } });
     pile.connect();
@@ -104,9 +41,7 @@ describe('example mqtt-bridge.json', function () {
   after(async () => {
     await pile?.close();
     await ex?.close();
-    await Promise.all(clients.map((c) => c.endAsync()));
-    brokerServer?.close();
-    await new Promise<void>((r) => (broker ? broker.close(() => r()) : r()));
+    await mq?.close();
   });
 
   it('publishes the gateway, the pile and each gun as retained state; a late subscriber gets it at once', async () => {
@@ -117,8 +52,7 @@ describe('example mqtt-bridge.json', function () {
       const st = await sub.wait((m) => m.topic === `ykc/${PILE}/${gun}/state`, `gun ${gun} state`);
       should(st.payload.stateName).equal('idle-unplugged');
     }
-    const late = await connect(brokerPort, [`ykc/${PILE}/+/state`, `ykc/${PILE}/status`]);
-    clients.push(late.client);
+    const late = await mq.subscribe([`ykc/${PILE}/+/state`, `ykc/${PILE}/status`]);
     const retained = await late.wait((m) => m.topic === `ykc/${PILE}/2/state`, 'retained gun 2 state');
     should(retained.retain).be.true();
     should(retained.payload.stateName).equal('idle-unplugged');
@@ -222,7 +156,7 @@ describe('example mqtt-bridge.json', function () {
 
   it('when Node-RED stops the gateway status goes "offline" (close message); the pile state it retained is cleared when the flow starts again', async () => {
     const retainedNow = async (): Promise<Received[]> => {
-      const c = await connect(brokerPort, ['ykc/#', 'test/sync']);
+      const c = await connectSubscriber(brokerPort, ['ykc/#', 'test/sync']);
       // Retained messages come right after the subscription, before what is published after it.
       await c.client.publishAsync('test/sync', 'y', { qos: 1 });
       await c.wait((m) => m.topic === 'test/sync', 'sync');

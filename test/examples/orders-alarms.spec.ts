@@ -4,79 +4,24 @@
  * cleared alarm deletes, an acknowledgement published on MQTT clears a latched alarm, the order on
  * each gun and the snapshot are retained. Only the thresholds are made small for the test.
  */
-import * as net from 'net';
-import { pathToFileURL } from 'url';
 import should from 'should';
-import mqtt from 'mqtt';
 import { VirtualPile } from '../../src/simulator';
-import { Loaded, loadExample } from './harness';
+import { LocalBroker, Loaded, loadExample, Subscriber } from './harness';
 
 const PILE = '32010200000301';
 
-interface Received {
-  topic: string;
-  payload: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-  retain: boolean;
-}
-
-class Subscriber {
-  readonly got: Received[] = [];
-  private waiters: Array<{ pred: (m: Received) => boolean; resolve: (m: Received) => void }> = [];
-  constructor(readonly client: mqtt.MqttClient) {
-    client.on('message', (topic, buf, packet) => {
-      const text = buf.toString();
-      let payload: unknown = text;
-      try {
-        payload = JSON.parse(text);
-      } catch {
-        /* plain text or empty */
-      }
-      const m = { topic, payload, retain: packet.retain };
-      this.got.push(m);
-      const i = this.waiters.findIndex((w) => w.pred(m));
-      if (i >= 0) this.waiters.splice(i, 1)[0].resolve(m);
-    });
-  }
-
-  wait(pred: (m: Received) => boolean, what: string, timeoutMs = 8000): Promise<Received> {
-    const have = this.got.find(pred);
-    if (have) return Promise.resolve(have);
-    return new Promise((resolve, reject) => {
-      const w = { pred, resolve: (m: Received) => (clearTimeout(t), resolve(m)) };
-      const t = setTimeout(() => {
-        this.waiters = this.waiters.filter((x) => x !== w);
-        reject(new Error(`no MQTT message: ${what} within ${timeoutMs} ms; got ${JSON.stringify(this.got.map((g) => g.topic)).slice(0, 800)}`));
-      }, timeoutMs);
-      this.waiters.push(w);
-    });
-  }
-}
-
-async function connect(port: number, topics: string[]): Promise<Subscriber> {
-  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { protocolVersion: 4, reconnectPeriod: 0, clean: true });
-  const s = new Subscriber(client);
-  await client.subscribeAsync(topics, { qos: 1 });
-  return s;
-}
-
 describe('example orders-alarms.json', function () {
   this.timeout(30_000);
-  let broker: { handle: (s: net.Socket) => void; close(cb?: () => void): void };
-  let brokerServer: net.Server;
+  let mq: LocalBroker;
   let brokerPort: number;
   let ex: Loaded;
   let pile: VirtualPile;
   let sub: Subscriber;
-  const clients: mqtt.MqttClient[] = [];
 
   before(async () => {
-    const { Aedes } = (await import(pathToFileURL(require.resolve('aedes')).href)) as typeof import('aedes', { with: { 'resolution-mode': 'import' } });
-    broker = (await Aedes.createBroker()) as unknown as typeof broker;
-    brokerServer = net.createServer((s) => broker.handle(s));
-    await new Promise<void>((r) => brokerServer.listen(0, '127.0.0.1', r));
-    brokerPort = (brokerServer.address() as net.AddressInfo).port;
-    sub = await connect(brokerPort, ['ykc/#']);
-    clients.push(sub.client);
+    mq = await LocalBroker.start();
+    brokerPort = mq.port;
+    sub = await mq.subscribe(['ykc/#'], 8000);
     ex = await loadExample('orders-alarms.json', {
       brokerPort,
       patch(flow) {
@@ -94,9 +39,7 @@ describe('example orders-alarms.json', function () {
   after(async () => {
     await pile?.close();
     await ex?.close();
-    await Promise.all(clients.map((c) => c.endAsync()));
-    brokerServer?.close();
-    await new Promise<void>((r) => (broker ? broker.close(() => r()) : r()));
+    await mq?.close();
   });
 
   it('a silent charging pile: realtimeSilent on ykc/<pile>/alarm and as retained state; cleared → the retained state is deleted', async () => {
@@ -114,15 +57,13 @@ describe('example orders-alarms.json', function () {
     should(up.payload.text.zh).match(/未收到实时数据/);
     const stateTopic = `ykc/${PILE}/alarms/realtimeSilent/${tradeNo}`;
     // A subscriber that comes later gets the active alarm, retained.
-    const late = await connect(brokerPort, [`ykc/${PILE}/alarms/#`]);
-    clients.push(late.client);
+    const late = await mq.subscribe([`ykc/${PILE}/alarms/#`], 8000);
     should((await late.wait((m) => m.topic === stateTopic, 'retained active alarm')).retain).be.true();
 
     pile.setFaults({ silence: false });
     await sub.wait((m) => m.topic === `ykc/${PILE}/alarm` && m.payload.code === 'realtimeSilent' && !m.payload.active, 'realtimeSilent cleared');
     await sub.wait((m) => m.topic === stateTopic && m.payload === '', 'retained state deleted');
-    const later = await connect(brokerPort, [`ykc/${PILE}/alarms/#`]);
-    clients.push(later.client);
+    const later = await mq.subscribe([`ykc/${PILE}/alarms/#`], 8000);
     await new Promise((res) => setTimeout(res, 300));
     should(later.got.filter((m) => m.topic === stateTopic)).eql([], 'nothing retained for a cleared alarm');
 

@@ -9,6 +9,7 @@ import should from 'should';
 import { YkcServer } from '../../src/gateway';
 import { Tariff } from '../../src/billing';
 import { decodeFrame, formatWallTime, wallTimeOf } from '../../src/protocol';
+import { capturedModel } from '../billing/helpers';
 import { recordBody } from '../support/record-piles';
 import { rawFrame } from '../support/raw';
 import { RawPile } from '../support/raw-pile';
@@ -16,21 +17,7 @@ import { RawPile } from '../support/raw-pile';
 const PILE = '32010200000031';
 const TRADE = `${PILE}011234567890123456`.slice(0, 32);
 
-function model(valleyElec: number, code: string): Tariff {
-  return Tariff.fromInput({
-    modelCode: code,
-    levels: [
-      { elec: 1.2, service: 0.8 },
-      { elec: 1.2, service: 0.8 },
-      { elec: 1.2, service: 0.8 },
-      { elec: valleyElec, service: 0.39 },
-    ],
-    periods: [
-      { from: '08:00', to: '22:00', level: 'flat' },
-      { from: '22:00', to: '08:00', level: 'valley' },
-    ],
-  });
-}
+const model = (valleyElec: number, code: string): Tariff => Tariff.fromInput(capturedModel(valleyElec, code));
 const T1 = model(0.5, '0062');
 const T2 = model(0.8, '0063');
 

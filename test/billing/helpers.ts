@@ -1,5 +1,5 @@
 /** Shared test helpers for the billing specs. */
-import { Tariff, TariffBody } from '../../src/billing/tariff';
+import { Tariff, TariffBody, TariffInput } from '../../src/billing/tariff';
 
 /** Small deterministic PRNG (mulberry32) so failures can be reproduced from the seed. */
 export function rng(seed: number): () => number {
@@ -51,4 +51,26 @@ export function lambdaTariff(): Tariff {
       { from: '22:00', to: '08:00', level: 'valley' },
     ],
   });
+}
+
+/** The captured pile's (test vector 0x3B) four levels in yuan/kWh, with a chosen valley electricity price (service 0.39 in the valley). */
+export function capturedLevels(valleyElec: number): TariffInput['levels'] {
+  return [
+    { elec: 1.2, service: 0.8 },
+    { elec: 1.2, service: 0.8 },
+    { elec: 1.2, service: 0.8 },
+    { elec: valleyElec, service: 0.39 },
+  ];
+}
+
+/** The captured pile's model in the friendlier input shape (ykc-tariff's too): flat 08:00–22:00, valley 22:00–08:00. */
+export function capturedModel(valleyElec: number, code: string): TariffInput {
+  return {
+    modelCode: code,
+    levels: capturedLevels(valleyElec),
+    periods: [
+      { from: '08:00', to: '22:00', level: 'flat' },
+      { from: '22:00', to: '08:00', level: 'valley' },
+    ],
+  };
 }

@@ -13,6 +13,7 @@ import { ProblemEvent, TariffHistory, YkcServer } from '../../src/gateway';
 import { GatewayOptions } from '../../src/gateway/options';
 import { billRecord, Tariff, TariffBody } from '../../src/billing';
 import { DecodedFrame, decodeFrame, formatWallTime, wallTimeOf } from '../../src/protocol';
+import { capturedModel } from '../billing/helpers';
 import { ScriptedPile } from '../support/pile-client';
 import { rawFrame } from '../support/raw';
 import { loadVectors } from '../support/repo';
@@ -24,21 +25,7 @@ const PILE = '18220000000155';
 const TRADE = '18220000000155021673797553635328';
 
 /** The captured pile's model with a chosen valley electricity price: 0.5 → the 0.89 the pile charged. */
-function model(valleyElec: number, code: string): Tariff {
-  return Tariff.fromInput({
-    modelCode: code,
-    levels: [
-      { elec: 1.2, service: 0.8 },
-      { elec: 1.2, service: 0.8 },
-      { elec: 1.2, service: 0.8 },
-      { elec: valleyElec, service: 0.39 },
-    ],
-    periods: [
-      { from: '08:00', to: '22:00', level: 'flat' },
-      { from: '22:00', to: '08:00', level: 'valley' },
-    ],
-  });
-}
+const model = (valleyElec: number, code: string): Tariff => Tariff.fromInput(capturedModel(valleyElec, code));
 const T1 = model(0.5, '0062');
 const T2 = model(0.8, '0063');
 const T3 = model(0.9, '0064');

@@ -15,6 +15,7 @@ import { loadVectors, REPO_ROOT } from '../support/repo';
 import { checkEditorConventions } from '../support/editor';
 import { operationFixtures } from '../protocol/hand/operations';
 import { handFrame } from '../protocol/hand/support';
+import { capturedLevels } from '../billing/helpers';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const billingNode = require('../../nodes/ykc-billing');
@@ -44,12 +45,7 @@ const SLOTS = '3'.repeat(16) + '2'.repeat(28) + '3'.repeat(4);
 function tariff(valleyElec: number, code = '0062'): Tariff {
   return Tariff.fromInput({
     modelCode: code,
-    levels: [
-      { elec: 1.2, service: 0.8 },
-      { elec: 1.2, service: 0.8 },
-      { elec: 1.2, service: 0.8 },
-      { elec: valleyElec, service: 0.39 },
-    ],
+    levels: capturedLevels(valleyElec),
     slots: SLOTS.split('').map(Number),
   });
 }

@@ -16,6 +16,7 @@ import type { YkcServerNode } from '../../nodes/shared/server-node';
 import type { YkcServer } from '../../src/gateway';
 import { Tariff } from '../../src/billing';
 import { decodeFrame } from '../../src/protocol';
+import { capturedModel } from '../billing/helpers';
 import { ScriptedPile } from '../support/pile-client';
 import { rawFrame } from '../support/raw';
 import { loadVectors } from '../support/repo';
@@ -35,19 +36,7 @@ const TRADE = '18220000000155021673797553635328';
 const record = (seqHex: string) => rawFrame(0x3b, VECTOR.hex.slice(12, -4), seqHex);
 
 /** The captured pile's model, in ykc-tariff's friendlier shape, with a chosen valley electricity price. */
-const model = (valleyElec: number, code: string) => ({
-  modelCode: code,
-  levels: [
-    { elec: 1.2, service: 0.8 },
-    { elec: 1.2, service: 0.8 },
-    { elec: 1.2, service: 0.8 },
-    { elec: valleyElec, service: 0.39 },
-  ],
-  periods: [
-    { from: '08:00', to: '22:00', level: 'flat' },
-    { from: '22:00', to: '08:00', level: 'valley' },
-  ],
-});
+const model = capturedModel;
 /** T1: what the pile charged (0.50 + 0.39). T2: 0.80 + 0.39, pushed mid-session. T3: refused by the pile. */
 const T1 = Tariff.fromInput(model(0.5, '0062'));
 

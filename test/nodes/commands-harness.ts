@@ -3,6 +3,9 @@
  * with a ykc-server on 127.0.0.1 port 0, one command node whose outputs each go to a helper node,
  * a Catch node, and scripted piles that log in over TCP and answer with hand-built frames.
  */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import should from 'should';
 import helper = require('node-red-node-test-helper');
 import type { Node } from 'node-red';
@@ -140,4 +143,34 @@ export function lastStatus(n: Node): Record<string, unknown> {
 /** Sends a message into the command node. */
 export function inject(r: Rig, msg: Msg): void {
   (r.node as unknown as { receive(m: Msg): void }).receive(msg);
+}
+
+/**
+ * Mocha hooks (call inside a describe) giving each test a Node-RED user directory of its own (persist
+ * writes there, a restart within the test finds it again), and scripted piles logged in as `pile`
+ * (login answered 0) that are closed after the test.
+ */
+export function persistRig(prefix: string, pile: string): { userDir(): string; pileOn(port: number): Promise<ScriptedPile> } {
+  let userDir = '';
+  const piles: ScriptedPile[] = [];
+  beforeEach(() => {
+    userDir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    helper.settings({ userDir });
+  });
+  afterEach(async () => {
+    for (const p of piles.splice(0)) p.close();
+    await helper.unload();
+    helper.settings({});
+    fs.rmSync(userDir, { recursive: true, force: true });
+  });
+  return {
+    userDir: () => userDir,
+    async pileOn(port) {
+      const p = await ScriptedPile.connect(port);
+      piles.push(p);
+      p.write(loginFrame(pile));
+      should((await p.next(0x02)).body.result).equal(0);
+      return p;
+    },
+  };
 }

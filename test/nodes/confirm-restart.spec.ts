@@ -6,7 +6,6 @@
  * Real runtime (node-red-node-test-helper), scripted pile over TCP sending the real 0x3B record.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import should from 'should';
 import helper = require('node-red-node-test-helper');
@@ -16,7 +15,7 @@ import type { YkcServerNode } from '../../nodes/shared/server-node';
 import { ScriptedPile } from '../support/pile-client';
 import { rawFrame } from '../support/raw';
 import { loadVectors } from '../support/repo';
-import { Collector, loginFrame } from './commands-harness';
+import { Collector, persistRig } from './commands-harness';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const serverNode = require('../../nodes/ykc-server');
@@ -75,15 +74,6 @@ async function start(port = 0): Promise<Runtime> {
   };
 }
 
-const piles: ScriptedPile[] = [];
-async function pileOn(port: number): Promise<ScriptedPile> {
-  const p = await ScriptedPile.connect(port);
-  piles.push(p);
-  p.write(loginFrame(PILE));
-  should((await p.next(0x02)).body.result).equal(0);
-  return p;
-}
-
 /** A heartbeat round trip: every answer to what the pile sent before has arrived by then. */
 async function settle(p: ScriptedPile, seqHex: string): Promise<void> {
   p.write(rawFrame(0x03, `${PILE}0200`, seqHex));
@@ -108,8 +98,8 @@ function gwEvent<T>(gw: YkcServer, name: 'recordDuplicate' | 'offline' | 'proble
 
 describe('nodes: records across Node-RED restarts (ykc-server persist)', function () {
   this.timeout(15_000);
-  let userDir: string;
-  const journalFile = () => path.join(userDir, 'ykc', 'records-s1.jsonl');
+  const { userDir, pileOn } = persistRig('ykc-restart-', PILE);
+  const journalFile = () => path.join(userDir(), 'ykc', 'records-s1.jsonl');
   /** The journal's state, folded from its JSON lines in order (h: handed to the flow, c: confirmed). */
   const journal = () => {
     const unconfirmed = new Map<string, [string, string]>();
@@ -126,16 +116,6 @@ describe('nodes: records across Node-RED restarts (ykc-server persist)', functio
     return { unconfirmed: [...unconfirmed.values()], confirmed: [...confirmed.values()] };
   };
 
-  beforeEach(() => {
-    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ykc-restart-'));
-    helper.settings({ userDir });
-  });
-  afterEach(async () => {
-    for (const p of piles.splice(0)) p.close();
-    await helper.unload();
-    helper.settings({});
-    fs.rmSync(userDir, { recursive: true, force: true });
-  });
 
   it('restart between receipt and store: the resend is handed over again as "resend-unconfirmed", held, then confirmed', async () => {
     const a = await start();
@@ -213,10 +193,10 @@ describe('nodes: records across Node-RED restarts (ykc-server persist)', functio
   });
 
   it('a corrupt journal in the user directory: kept aside, YKC_STORE logged naming it, the server listens and records flow', async () => {
-    fs.mkdirSync(path.join(userDir, 'ykc'), { recursive: true });
+    fs.mkdirSync(path.join(userDir(), 'ykc'), { recursive: true });
     fs.writeFileSync(journalFile(), '{"k":"c","p":"18220000000155"\nnot a journal line\n');
     const a = await start();
-    const aside = fs.readdirSync(path.join(userDir, 'ykc')).filter((f) => f.startsWith('records-s1.jsonl.corrupt-'));
+    const aside = fs.readdirSync(path.join(userDir(), 'ykc')).filter((f) => f.startsWith('records-s1.jsonl.corrupt-'));
     should(aside).have.length(1);
     // Reported through node.error: the Catch node gets it, naming the file.
     const caught = await a.caught.next(3000, 'the YKC_STORE report');
@@ -233,7 +213,7 @@ describe('nodes: records across Node-RED restarts (ykc-server persist)', functio
   });
 
   it('a journal that cannot be written: YKC_STORE reaches a Catch node, the runtime keeps going and still confirms', async () => {
-    fs.writeFileSync(path.join(userDir, 'ykc'), 'a file where the journal directory should be');
+    fs.writeFileSync(path.join(userDir(), 'ykc'), 'a file where the journal directory should be');
     const a = await start();
     const p = await pileOn(a.port);
     const problem = gwEvent<{ code: string }>(a.gw, 'problem', (e) => e.code === 'YKC_STORE');

@@ -7,7 +7,6 @@
  * keeps the history.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import should from 'should';
 import helper = require('node-red-node-test-helper');
@@ -20,7 +19,7 @@ import { capturedModel } from '../billing/helpers';
 import { ScriptedPile } from '../support/pile-client';
 import { rawFrame } from '../support/raw';
 import { loadVectors } from '../support/repo';
-import { Collector, loginFrame, Msg, realtimeBody, seqOf, serverNode } from './commands-harness';
+import { Collector, Msg, persistRig, realtimeBody, seqOf, serverNode } from './commands-harness';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const tariffNode = require('../../nodes/ykc-tariff');
@@ -80,16 +79,7 @@ async function start(port = 0): Promise<Runtime> {
 
 describe('nodes: tariff in force (ykc-tariff push mid-session, ykc-billing on the gateway)', function () {
   this.timeout(20_000);
-  let userDir: string;
-  const piles: ScriptedPile[] = [];
-
-  async function pileOn(port: number): Promise<ScriptedPile> {
-    const p = await ScriptedPile.connect(port);
-    piles.push(p);
-    p.write(loginFrame(PILE));
-    should((await p.next(0x02)).body.result).equal(0);
-    return p;
-  }
+  const { userDir, pileOn } = persistRig('ykc-tariff-in-force-', PILE);
 
   /** A heartbeat round trip: everything the pile sent before has been handled by then. */
   async function settle(p: ScriptedPile, seqHex: string): Promise<void> {
@@ -97,16 +87,6 @@ describe('nodes: tariff in force (ykc-tariff push mid-session, ykc-billing on th
     await p.next(0x04);
   }
 
-  beforeEach(() => {
-    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ykc-tariff-in-force-'));
-    helper.settings({ userDir });
-  });
-  afterEach(async () => {
-    for (const p of piles.splice(0)) p.close();
-    await helper.unload();
-    helper.settings({});
-    fs.rmSync(userDir, { recursive: true, force: true });
-  });
 
   it('session under T1, T2 pushed and accepted mid-session, T3 refused: the record is audited ok against T1; the same after a restart', async () => {
     const a = await start();
@@ -143,7 +123,7 @@ describe('nodes: tariff in force (ykc-tariff push mid-session, ykc-billing on th
     // Node-RED restarts before the flow stored the record; the pile resends it after reconnecting.
     await helper.unload();
     await p.whenClosed();
-    should(fs.existsSync(path.join(userDir, 'ykc', 'tariffs-s1.jsonl'))).be.true();
+    should(fs.existsSync(path.join(userDir(), 'ykc', 'tariffs-s1.jsonl'))).be.true();
     const b = await start(a.port);
     const p2 = await pileOn(b.port);
     p2.write(record('8101'));
@@ -167,12 +147,12 @@ describe('nodes: tariff in force (ykc-tariff push mid-session, ykc-billing on th
   });
 
   it('a corrupt history file: YKC_STORE reaches a Catch node, the gateway listens and piles are served', async () => {
-    fs.mkdirSync(path.join(userDir, 'ykc'));
-    fs.writeFileSync(path.join(userDir, 'ykc', 'tariffs-s1.jsonl'), '{"pile":"18220000000155","since":1,"via":"0x58","tariff":{"modelCode"\n');
+    fs.mkdirSync(path.join(userDir(), 'ykc'));
+    fs.writeFileSync(path.join(userDir(), 'ykc', 'tariffs-s1.jsonl'), '{"pile":"18220000000155","since":1,"via":"0x58","tariff":{"modelCode"\n');
     const a = await start();
     const e = await a.caught.next(3000, 'YKC_STORE');
     should(e.error.message).containEql('tariffs-s1.jsonl');
-    should(fs.readdirSync(path.join(userDir, 'ykc')).some((f) => f.startsWith('tariffs-s1.jsonl.corrupt-'))).be.true();
+    should(fs.readdirSync(path.join(userDir(), 'ykc')).some((f) => f.startsWith('tariffs-s1.jsonl.corrupt-'))).be.true();
     const p = await pileOn(a.port);
     await settle(p, '0200');
   });

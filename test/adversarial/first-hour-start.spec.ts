@@ -7,28 +7,12 @@
  * The real scripts/start.js in a sandbox checkout (as test/scripts/start.spec.ts): Node-RED really
  * starts; the test waits until the editor answers, then stops it.
  */
-import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
-import * as http from 'http';
-import * as os from 'os';
 import * as path from 'path';
 import should from 'should';
 import { freePort } from '../support/ports';
 import { REPO_ROOT } from '../support/repo';
-
-function answers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/', agent: false, timeout: 2000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
-    req.on('error', () => resolve(false));
-    req.on('timeout', () => {
-      req.destroy();
-      resolve(false);
-    });
-  });
-}
+import { sandboxCheckout, startUntilEditor } from '../support/start-script';
 
 describe('first hour: npm start after an update, with the old demo flow still in .node-red-user', function () {
   this.timeout(240_000);
@@ -38,39 +22,12 @@ describe('first hour: npm start after an update, with the old demo flow still in
 
   async function startOutput(): Promise<string> {
     const port = await freePort();
-    const child: ChildProcess = spawn(process.execPath, [path.join(dir, 'scripts', 'start.js')], {
-      cwd: dir,
-      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', YKC_DEMO_RESET: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-    let exited = false;
-    const exit = new Promise<void>((resolve) => child.on('exit', () => ((exited = true), resolve())));
-    try {
-      const end = Date.now() + 120_000;
-      for (;;) {
-        if (exited) throw new Error(`start.js exited before the editor answered:\n${output}`);
-        if (await answers(port)) break;
-        if (Date.now() > end) throw new Error(`the editor never answered on ${port}:\n${output}`);
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    } finally {
-      if (!exited) child.kill('SIGTERM');
-      await exit;
-    }
-    return output;
+    return startUntilEditor(dir, port, { PORT: String(port), HOST: '127.0.0.1', YKC_DEMO_RESET: '' });
   }
 
   before(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ykc-first-hour-start-'));
-    fs.mkdirSync(path.join(dir, 'scripts'));
-    fs.copyFileSync(path.join(REPO_ROOT, 'scripts', 'start.js'), path.join(dir, 'scripts', 'start.js'));
-    fs.symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'junction');
+    dir = sandboxCheckout('ykc-first-hour-start-');
     // A build that is current (dist newer than every source): start.js builds nothing.
-    fs.mkdirSync(path.join(dir, 'src'));
-    fs.writeFileSync(path.join(dir, 'src', 'index.ts'), 'export {};\n');
     const old = new Date(Date.now() - 3600_000);
     fs.utimesSync(path.join(dir, 'src', 'index.ts'), old, old);
     fs.mkdirSync(path.join(dir, 'dist', 'nodes'), { recursive: true });

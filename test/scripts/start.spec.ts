@@ -8,31 +8,14 @@
  * nothing changed; settings.js written from HOST / PORT while it is ours (also the fixed-port file
  * older versions wrote), and kept byte for byte once the user edited it.
  */
-import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
-import * as http from 'http';
-import * as os from 'os';
 import * as path from 'path';
 import should from 'should';
 import { freePort } from '../support/ports';
-import { REPO_ROOT } from '../support/repo';
+import { sandboxCheckout, startUntilEditor as runStart } from '../support/start-script';
 
 interface Run {
   output: string;
-}
-
-function answers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/', agent: false, timeout: 2000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
-    req.on('error', () => resolve(false));
-    req.on('timeout', () => {
-      req.destroy();
-      resolve(false);
-    });
-  });
 }
 
 describe('npm start (scripts/start.js)', function () {
@@ -42,39 +25,10 @@ describe('npm start (scripts/start.js)', function () {
   const builds = () => (fs.existsSync(path.join(dir, 'build.log')) ? fs.readFileSync(path.join(dir, 'build.log'), 'utf8').trim().split('\n').length : 0);
 
   /** Runs start.js until the editor answers on `editorPort`, then stops it; fails if it exits first. */
-  async function startUntilEditor(editorPort: number, env: Record<string, string>): Promise<Run> {
-    const child: ChildProcess = spawn(process.execPath, [path.join(dir, 'scripts', 'start.js')], {
-      cwd: dir,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-    let exited = false;
-    const exit = new Promise<void>((resolve) => child.on('exit', () => ((exited = true), resolve())));
-    try {
-      const end = Date.now() + 120_000;
-      for (;;) {
-        if (exited) throw new Error(`start.js exited before the editor answered:\n${output}`);
-        if (await answers(editorPort)) break;
-        if (Date.now() > end) throw new Error(`the editor never answered on ${editorPort}:\n${output}`);
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    } finally {
-      if (!exited) child.kill('SIGTERM');
-      await exit;
-    }
-    return { output };
-  }
+  const startUntilEditor = async (editorPort: number, env: Record<string, string>): Promise<Run> => ({ output: await runStart(dir, editorPort, env) });
 
   before(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ykc-start-'));
-    fs.mkdirSync(path.join(dir, 'scripts'));
-    fs.copyFileSync(path.join(REPO_ROOT, 'scripts', 'start.js'), path.join(dir, 'scripts', 'start.js'));
-    fs.symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'junction');
-    fs.mkdirSync(path.join(dir, 'src'));
-    fs.writeFileSync(path.join(dir, 'src', 'index.ts'), 'export {};\n');
+    dir = sandboxCheckout('ykc-start-');
     fs.writeFileSync(
       path.join(dir, 'build.js'),
       "const fs = require('fs');\nfs.mkdirSync('dist/nodes', { recursive: true });\nfs.writeFileSync('dist/nodes/ykc-server.js', '');\nfs.appendFileSync('build.log', 'built\\n');\n",

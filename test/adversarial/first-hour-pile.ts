@@ -1,36 +1,18 @@
 /**
  * The "real pile" of the first-hour review: written from PROTOCOL.md alone (§2 framing, §2.1 CRC,
- * §3 encodings, §5 field tables), on node's net module with its own CRC-16/MODBUS and its own
- * frame building and cutting. It imports nothing from src/ — the gateway is checked by bytes a
- * pile maker's firmware would send, not by our encoder talking to our decoder.
+ * §3 encodings, §5 field tables), on node's net module with the hand-made frames of
+ * test/support/raw.ts (its own bit-by-bit CRC-16/MODBUS) and its own frame cutting. It imports nothing
+ * from src/ — the gateway is checked by bytes a pile maker's firmware would send, not by our encoder
+ * talking to our decoder.
  */
 import * as net from 'net';
+import { crc16, frameOf } from '../support/raw';
 
 /** CRC-16/MODBUS (PROTOCOL.md 2.1): reflected poly 0xA001, init 0xFFFF, over seq … body. */
-export function crc16(b: Uint8Array, from: number, to: number): number {
-  let c = 0xffff;
-  for (let i = from; i < to; i++) {
-    c ^= b[i];
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xa001 : c >>> 1;
-  }
-  return c;
-}
+export { crc16 };
 
 /** 0x68 | L | seq (2 bytes as given) | flag 0 | type | body | CRC low byte first. */
-export function frame(type: number, body: Buffer, seq: [number, number] = [0, 0]): Buffer {
-  const f = Buffer.alloc(body.length + 8);
-  f[0] = 0x68;
-  f[1] = body.length + 4;
-  f[2] = seq[0];
-  f[3] = seq[1];
-  f[4] = 0;
-  f[5] = type;
-  body.copy(f, 6);
-  const c = crc16(f, 2, 6 + body.length);
-  f[6 + body.length] = c & 0xff;
-  f[7 + body.length] = c >>> 8;
-  return f;
-}
+export const frame = (type: number, body: Buffer, seq: [number, number] = [0, 0]): Buffer => frameOf(type, seq, body);
 
 export const bcd = (digits: string): Buffer => Buffer.from(digits, 'hex');
 const le = (n: number, width: number): Buffer => {

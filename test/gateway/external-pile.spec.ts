@@ -10,36 +10,14 @@ import * as net from 'net';
 import * as path from 'path';
 import should from 'should';
 import { GatewayOptions, YkcServer } from '../../src/gateway';
+import { frameOf } from '../support/raw';
 import { RawFrame, RawPile } from '../support/raw-pile';
 import { loadVectors, REPO_ROOT, Vector } from '../support/repo';
 
 // ---- the independent pile client ----------------------------------------------------------------
 
-/** CRC-16/MODBUS, bit by bit (PROTOCOL.md 2.1): poly 0xA001 reflected, init 0xFFFF. */
-function crc16(b: Uint8Array, from: number, to: number): number {
-  let c = 0xffff;
-  for (let i = from; i < to; i++) {
-    c ^= b[i];
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xa001 : c >>> 1;
-  }
-  return c;
-}
-
-/** 0x68 | L | seq(2) | flag 0 | type | body | CRC low byte first. */
-function buildFrame(type: number, seq: [number, number], body: Buffer): Buffer {
-  const f = Buffer.alloc(body.length + 8);
-  f[0] = 0x68;
-  f[1] = body.length + 4;
-  f[2] = seq[0];
-  f[3] = seq[1];
-  f[4] = 0;
-  f[5] = type;
-  body.copy(f, 6);
-  const c = crc16(f, 2, 6 + body.length);
-  f[6 + body.length] = c & 0xff;
-  f[7 + body.length] = c >>> 8;
-  return f;
-}
+/** 0x68 | L | seq(2) | flag 0 | type | body | CRC low byte first (test/support/raw.ts: its own bit-by-bit CRC-16/MODBUS, PROTOCOL.md 2.1). */
+const buildFrame = frameOf;
 
 const bcd = (digits: string): Buffer => Buffer.from(digits, 'hex');
 const digitsOf = (b: Buffer): string => b.toString('hex');

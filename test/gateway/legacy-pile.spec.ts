@@ -12,6 +12,7 @@ import { RecordEvent, LoginEvent, YkcServer } from '../../src/gateway';
 import { auditRecord, billRecord, Tariff } from '../../src/billing';
 import { Flow, helper } from '../nodes/commands-harness';
 import type { YkcServerNode } from '../../nodes/shared/server-node';
+import { crc16, frameOf } from '../support/raw';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const serverNode = require('../../nodes/ykc-server');
@@ -21,28 +22,7 @@ const billingNode = require('../../nodes/ykc-billing');
 
 // ---- the independent old pile ---------------------------------------------------------------------
 
-function crc16(b: Uint8Array, from: number, to: number): number {
-  let c = 0xffff;
-  for (let i = from; i < to; i++) {
-    c ^= b[i];
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xa001 : c >>> 1;
-  }
-  return c;
-}
-
-function frame(type: number, seq: [number, number], body: Buffer): Buffer {
-  const f = Buffer.alloc(body.length + 8);
-  f[0] = 0x68;
-  f[1] = body.length + 4;
-  f[2] = seq[0];
-  f[3] = seq[1];
-  f[5] = type;
-  body.copy(f, 6);
-  const c = crc16(f, 2, 6 + body.length);
-  f[6 + body.length] = c & 0xff;
-  f[7 + body.length] = c >>> 8;
-  return f;
-}
+const frame = frameOf;
 
 const le = (v: number, w: number): Buffer => {
   const b = Buffer.alloc(w);

@@ -42,7 +42,7 @@ const COMMANDS = {
 } as const;
 type CommandName = keyof typeof COMMANDS;
 
-/** Cards per frame (PROTOCOL.md §5.3; one length byte caps the body at 251 bytes). */
+/** Cards per frame (docs/protocol.md §5.3; one length byte caps the body at 251 bytes). */
 const CARDS_PER_FRAME = { cardSync: 15, cardClear: 24, cardQuery: 26 } as const;
 
 /** The pile request each answer-frame answers, to tell whether msg.ykc.seq belongs to it. */

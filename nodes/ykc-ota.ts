@@ -1,5 +1,5 @@
 /**
- * ykc-ota: remote update 0x94 → the pile's 0x93 (PROTOCOL.md §5.6). The pile downloads its firmware
+ * ykc-ota: remote update 0x94 → the pile's 0x93 (docs/protocol.md §5.6). The pile downloads its firmware
  * from an FTP server. The protocol carries the FTP password in clear text (16 ASCII bytes): keep it
  * in the node's credentials, use an FTP account that can read the firmware and nothing else.
  *

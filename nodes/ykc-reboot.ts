@@ -1,5 +1,5 @@
 /**
- * ykc-reboot: remote reboot 0x92 → the pile's 0x91 (PROTOCOL.md §5.6): now (1) or when idle (2).
+ * ykc-reboot: remote reboot 0x92 → the pile's 0x91 (docs/protocol.md §5.6): now (1) or when idle (2).
  */
 import type { Node, NodeAPI, NodeMessageInFlow } from 'node-red';
 import { CommandDef, CommandRunner, requestExchange, resultJudge, serverOf } from './shared/command';

@@ -1,5 +1,5 @@
 /**
- * ykc-stop: remote stop 0x36 → the pile's 0x35 (PROTOCOL.md §5.3, §8.4 rule 6). Accepted when the
+ * ykc-stop: remote stop 0x36 → the pile's 0x35 (docs/protocol.md §5.3, §8.4 rule 6). Accepted when the
  * pile answers "stopped"; refused with its reason (pile number mismatch, gun not charging, other).
  */
 import type { Node, NodeAPI, NodeMessageInFlow } from 'node-red';

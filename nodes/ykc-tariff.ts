@@ -1,5 +1,5 @@
 /**
- * ykc-tariff: billing-model push 0x58 → the pile's 0x57 (PROTOCOL.md §5.1, §7, §8.3).
+ * ykc-tariff: billing-model push 0x58 → the pile's 0x57 (docs/protocol.md §5.1, §7, §8.3).
  *
  * The model comes from the dialog (model code, 4 levels of electricity + service price, the 48
  * half-hour slots painted on a grid) with msg.payload's fields over it (a decoded 0x58 body is valid

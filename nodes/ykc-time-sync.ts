@@ -1,5 +1,5 @@
 /**
- * ykc-time-sync: time sync 0x56 → the pile's 0x55 echo (PROTOCOL.md §5.4). Sends the server clock
+ * ykc-time-sync: time sync 0x56 → the pile's 0x55 echo (docs/protocol.md §5.4). Sends the server clock
  * as wall time in the configured zone (default Asia/Shanghai, UTC+8: the protocol has no zone
  * field and piles keep China time), or a given time.
  */

@@ -174,7 +174,7 @@ export function stamp12(now: Date = new Date(), offsetMinutes = 480): string {
 }
 
 /**
- * A trade number by the spec's rule (PROTOCOL.md §3.1): pile (14) + gun (2) + yyMMddHHmmss (China
+ * A trade number by the spec's rule (docs/protocol.md §3.1): pile (14) + gun (2) + yyMMddHHmmss (China
  * time) + a 4-digit counter. The counter is per process, so numbers issued in the same second differ.
  */
 export function newTradeNo(pileNo: string, gunNo: number, now: Date = new Date(), offsetMinutes = 480): string {

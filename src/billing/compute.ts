@@ -1,5 +1,5 @@
 /**
- * Fee computation in integer units (PROTOCOL.md §7).
+ * Fee computation in integer units (docs/protocol.md §7).
  *
  * Rules we apply, and why:
  * - A level's amount is unit price × energy truncated to 0.0001 yuan, computed once per level on

@@ -1,5 +1,5 @@
 /**
- * Exact money arithmetic in the wire's integer units (PROTOCOL.md §3.3, §7):
+ * Exact money arithmetic in the wire's integer units (docs/protocol.md §3.3, §7):
  *   prices  — 0.00001 yuan/kWh (5 decimals)
  *   energy  — 0.0001 kWh      (4 decimals)
  *   amounts — 0.0001 yuan     (4 decimals)

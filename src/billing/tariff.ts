@@ -1,5 +1,5 @@
 /**
- * A YKC billing model (计费模型, PROTOCOL.md §5.1 0x0A/0x58 and §7): four price levels, each with an
+ * A YKC billing model (计费模型, docs/protocol.md §5.1 0x0A/0x58 and §7): four price levels, each with an
  * electricity and a service-fee rate in 0.00001 yuan/kWh, 48 half-hour slots pointing at a level,
  * and a loss ratio. Held in integer units; the decoded 0x58 body is its exchange format.
  */

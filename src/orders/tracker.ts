@@ -23,7 +23,7 @@ import {
 } from './order';
 
 export interface OrderTrackerOptions {
-  /** Accepted start (0x33 / 0x32 ok) with no charging 0x13 within this (PROTOCOL.md §8.4: 90 s). */
+  /** Accepted start (0x33 / 0x32 ok) with no charging 0x13 within this (docs/protocol.md §8.4: 90 s). */
   startNotConfirmedMs: number;
   /** Charging and online, no 0x13 for this long. */
   realtimeSilentMs: number;

@@ -1,5 +1,5 @@
 /**
- * CP56Time2a (IEC 60870-5-104), 7 bytes, local (China) wall-clock time. PROTOCOL.md §3.2.
+ * CP56Time2a (IEC 60870-5-104), 7 bytes, local (China) wall-clock time. docs/protocol.md §3.2.
  *
  * Decoded form, chosen so flows can read it and every byte pattern still round-trips:
  *   - all seven bytes zero → null (records of failed starts carry no time);

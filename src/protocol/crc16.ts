@@ -1,6 +1,6 @@
 /**
  * CRC-16/MODBUS (poly 0x8005 reflected = 0xA001, init 0xFFFF, no final xor), the CRC the YKC
- * document's appendix code and every real pile frame use (PROTOCOL.md §2.1; the text's "0x180D"
+ * document's appendix code and every real pile frame use (docs/protocol.md §2.1; the text's "0x180D"
  * is an erratum). Check value: "123456789" → 0x4B37.
  */
 const TABLE = new Uint16Array(256);

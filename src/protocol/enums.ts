@@ -1,4 +1,4 @@
-/** Enumerations of PROTOCOL.md §5 and §6, code → readable English name. */
+/** Enumerations of docs/protocol.md §5 and §6, code → readable English name. */
 
 export const PILE_TYPE = { 0: 'DC', 1: 'AC' } as const;
 export const NETWORK = { 0: 'SIM', 1: 'LAN', 2: 'WAN', 3: 'other' } as const;

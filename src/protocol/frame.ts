@@ -1,5 +1,5 @@
 /**
- * Whole frames: 0x68 | L | seq(2) | encryption flag | type | body | CRC(2). PROTOCOL.md §2.
+ * Whole frames: 0x68 | L | seq(2) | encryption flag | type | body | CRC(2). docs/protocol.md §2.
  * decodeFrame and encodeFrame are exact inverses for every well-formed frame (docs/architecture.md §2).
  */
 import { checkFrameCrc, crc16Modbus, CrcOrder } from './crc16';

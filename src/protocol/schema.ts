@@ -1,7 +1,7 @@
 /**
  * Declarative frame layouts. A layout is a list of fixed-width fields, optionally followed by a
  * repeated group (offline-card lists). The same layout drives decoding and encoding, so each frame
- * is described once (PROTOCOL.md §5) and the two directions cannot drift apart.
+ * is described once (docs/protocol.md §5) and the two directions cannot drift apart.
  */
 import { YkcError, typeHex } from './errors';
 import { Body, Field, fieldError, FieldDoc, GenScope, isWholeHex } from './fields';

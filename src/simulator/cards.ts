@@ -1,5 +1,5 @@
 /**
- * The pile's offline-card list (0x44 sync / 0x46 clear / 0x48 query, PROTOCOL.md §8.7): cards it
+ * The pile's offline-card list (0x44 sync / 0x46 clear / 0x48 query, docs/protocol.md §8.7): cards it
  * may authorise by itself while the link is down. Keys are the physical card number as 16 hex
  * digits (the decoded form of the 8-byte field).
  */

@@ -1,7 +1,7 @@
 /**
  * One TCP connection of a virtual pile: framing in (FrameSplitter), bytes out through a writer
  * that can misbehave on purpose (split and merged writes, garbage between frames), and the pile's
- * own sequence counter, which restarts at 0 on every connection (PROTOCOL.md §2.2).
+ * own sequence counter, which restarts at 0 on every connection (docs/protocol.md §2.2).
  */
 import * as net from 'net';
 import { CrcOrder, FrameSplitter, YkcError } from '../protocol';

@@ -1,5 +1,5 @@
 /**
- * The virtual pile's answers to platform commands (PROTOCOL.md §8): read realtime data 0x12, remote
+ * The virtual pile's answers to platform commands (docs/protocol.md §8): read realtime data 0x12, remote
  * start 0x34 / 0xA4 (parallel, 1.6 only) and stop 0x36, balance update 0x42, offline cards 0x44 /
  * 0x46 / 0x48, work parameters 0x52, time sync 0x56, billing model 0x58, parking lock 0x62, reboot
  * 0x92 and remote update 0x94 (the FTP download itself is ota.ts).

@@ -1,6 +1,6 @@
 /**
  * The virtual pile's finished transaction records (0x3B) until the platform confirms them with 0x40:
- * the store and its resends (PROTOCOL.md §8.6). Records made while the link is down wait here and
+ * the store and its resends (docs/protocol.md §8.6). Records made while the link is down wait here and
  * go out at the next login.
  */
 import { Body } from '../protocol';

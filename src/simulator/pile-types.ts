@@ -14,7 +14,7 @@ export type ProtocolVersion = '1.5' | '1.6';
 
 /** Misbehaviour on purpose, to test what the platform tolerates. All can be changed at run time. */
 export interface PileFaults extends WireFaults {
-  /** Send the CRC high byte first (the JCPP-style quirk of PROTOCOL.md §2.1). */
+  /** Send the CRC high byte first (the JCPP-style quirk of docs/protocol.md §2.1). */
   hiFirstCrc?: boolean;
   /** Leave the old connection open (silent) whenever the pile reconnects, and once right after the first login. */
   staleConnection?: boolean;

@@ -1,6 +1,6 @@
 /**
  * A virtual charging pile: the pile side of YKC 1.5/1.6 over a real TCP connection, driven by a
- * Clock so tests and load runs can compress protocol time. Behaviour follows PROTOCOL.md §8; the
+ * Clock so tests and load runs can compress protocol time. Behaviour follows docs/protocol.md §8; the
  * choices the document leaves open are listed in docs/simulator.md.
  *
  * An EventEmitter, no Node-RED: 'sent' / 'received' (decoded frame, raw bytes), 'state', 'session',

@@ -9,7 +9,7 @@ import { decodeFrame, encodeFrame } from '../../src/protocol';
 import { BASE_BODY } from '../support/record-piles';
 import { rawFrame } from '../support/raw';
 
-/** Body offsets of the start and end time in a 0x3B body (PROTOCOL.md: trade 16, pile 7, gun 1, then the times). */
+/** Body offsets of the start and end time in a 0x3B body (docs/protocol.md: trade 16, pile 7, gun 1, then the times). */
 const TIMES = [24, 31];
 
 /** xorshift32: reproducible. */

@@ -1,5 +1,5 @@
 /**
- * The "real pile" of the first-hour review: written from PROTOCOL.md alone (§2 framing, §2.1 CRC,
+ * The "real pile" of the first-hour review: written from docs/protocol.md alone (§2 framing, §2.1 CRC,
  * §3 encodings, §5 field tables), on node's net module with the hand-made frames of
  * test/support/raw.ts (its own bit-by-bit CRC-16/MODBUS) and its own frame cutting. It imports nothing
  * from src/ — the gateway is checked by bytes a pile maker's firmware would send, not by our encoder
@@ -8,7 +8,7 @@
 import * as net from 'net';
 import { crc16, frameOf } from '../support/raw';
 
-/** CRC-16/MODBUS (PROTOCOL.md 2.1): reflected poly 0xA001, init 0xFFFF, over seq … body. */
+/** CRC-16/MODBUS (docs/protocol.md 2.1): reflected poly 0xA001, init 0xFFFF, over seq … body. */
 export { crc16 };
 
 /** 0x68 | L | seq (2 bytes as given) | flag 0 | type | body | CRC low byte first. */

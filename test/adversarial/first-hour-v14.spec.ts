@@ -1,5 +1,5 @@
 /**
- * First hour with a v1.4 pile (login byte 0x0E), its records built by hand from PROTOCOL.md §5.3 / §9
+ * First hour with a v1.4 pile (login byte 0x0E), its records built by hand from docs/protocol.md §5.3 / §9
  * and sent over real TCP by the independent client of first-hour-pile.ts. The 1.4 record table is not
  * published; two layouts are plausible: the inferred one (0x3B with 4-byte meter readings, body 156)
  * and firmware that widened the meters but kept the old type code (exactly the 0x3B layout, body 158).

@@ -1,6 +1,6 @@
 /**
  * Outside review of the order watchdog (issue 14): piles that are not ours — a raw socket client
- * written from PROTOCOL.md (test/support/ykc-firmware.ts: own BCD, CP56, CRC) — behaving like real,
+ * written from docs/protocol.md (test/support/ykc-firmware.ts: own BCD, CP56, CRC) — behaving like real,
  * imperfect firmware against the real gateway on 127.0.0.1 and an OrderTracker attached to it.
  */
 import assert from 'assert/strict';
@@ -14,7 +14,7 @@ let n = 0;
 const pileNo = () => String(45010000000000 + ++n + (process.pid % 1000) * 100);
 const tradeOf = (pile: string, gun: number, k: number) => `${pile}0${gun}2612050800${String(k).padStart(6, '0')}`;
 
-describe('adversarial: order watchdog against imperfect firmware (raw sockets, PROTOCOL.md only)', function () {
+describe('adversarial: order watchdog against imperfect firmware (raw sockets, docs/protocol.md only)', function () {
   this.timeout(30_000);
   let rig: Rig;
   const fws: Firmware[] = [];

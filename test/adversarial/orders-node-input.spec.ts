@@ -1,5 +1,5 @@
 /**
- * Outside review of ykc-orders in a real Node-RED runtime (issue 14): a raw pile (PROTOCOL.md only)
+ * Outside review of ykc-orders in a real Node-RED runtime (issue 14): a raw pile (docs/protocol.md only)
  * sends a record with an all-zero trade number whose prices do not match the tariff; ykc-in →
  * ykc-billing → ykc-orders must put auditFailed on that order (keyed pile + gun + start, docs/orders.md),
  * not on a shared "000…0" alarm; bad commands reach Catch with YKC_INPUT.

@@ -2,7 +2,7 @@
  * Outside review (issue 14): two piles whose firmware use the same trade number. The gateway keys
  * records by pile, trade number and content; the order watchdog must key orders by pile + trade
  * number too — one pile's record, realtime data or alarm never lands on the other pile's order.
- * Raw-socket piles written from PROTOCOL.md (test/support/ykc-firmware.ts) against the real gateway.
+ * Raw-socket piles written from docs/protocol.md (test/support/ykc-firmware.ts) against the real gateway.
  */
 import assert from 'assert/strict';
 import { Rig } from '../orders/harness';

@@ -22,7 +22,7 @@ const T1 = model(0.5, '0062');
 const T2 = model(0.8, '0063');
 
 const loginFrame = () => rawFrame(0x01, `${PILE}00010F${Buffer.from('TARIFF01').toString('hex')}01${'00'.repeat(10)}04`, '0000');
-/** 0x13 realtime: trade, pile, gun 1, charging (3), plugged; the rest zero (PROTOCOL.md 0x13). */
+/** 0x13 realtime: trade, pile, gun 1, charging (3), plugged; the rest zero (docs/protocol.md 0x13). */
 const realtime = (tradeNo: string, seqHex: string) => rawFrame(0x13, `${tradeNo}${PILE}01030001${'00'.repeat(33)}`, seqHex);
 
 async function frameOf(p: RawPile, type: number) {

@@ -66,7 +66,7 @@ describe('billing/audit', () => {
       { field: 'valleyAmount', pile: 0.14, computed: 0.1485 },
       { field: 'totalAmount', pile: 0.14, computed: 0.1485 },
     ]);
-    // The times carry the day of week (PROTOCOL.md §3.2): read as times, not timeMissing.
+    // The times carry the day of week (docs/protocol.md §3.2): read as times, not timeMissing.
     a.inconsistencies.map((i) => [i.check, i.severity]).should.eql([['meterMissing', 'warning']]);
   });
 

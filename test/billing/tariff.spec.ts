@@ -25,7 +25,7 @@ describe('billing/tariff', () => {
     encodeFrame({ ...f, body: body as unknown as Record<string, unknown> }).toString('hex').toUpperCase().should.equal(hex);
   });
 
-  it('reads the document\'s worked model (PROTOCOL.md §7): sharp 2, peak 3 (not the annotated 2), flat 4, valley 5 yuan/kWh', () => {
+  it('reads the document\'s worked model (docs/protocol.md §7): sharp 2, peak 3 (not the annotated 2), flat 4, valley 5 yuan/kWh', () => {
     const f = decodeFrame(vector('0x0A', 'spec-example'), { verifyCrc: false });
     const t = Tariff.fromBody(f.body);
     t.elec.should.eql([200000, 300000, 400000, 500000]);

@@ -30,7 +30,7 @@ async function ykc(args: string[], stdin = ''): Promise<Ran> {
   return { code, ...r };
 }
 
-// Official 0x02 example, whose CRC is right (PROTOCOL.md §2.1).
+// Official 0x02 example, whose CRC is right (docs/protocol.md §2.1).
 const LOGIN_REPLY = '680C000000025503141278230500DA4C';
 const LOGIN_REPLY_SPACED = '68 0C 00 00 00 02 55 03 14 12 78 23 05 00 DA 4C';
 // Real pile login (tenyks capture).

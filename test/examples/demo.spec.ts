@@ -22,9 +22,9 @@ const PILES = ['32010200000001', '32010200000002', '32010200000003'];
 const GUNS = ['32010200000001/1', '32010200000001/2', '32010200000002/1', '32010200000003/1'];
 const FOREIGN = '32019900000009';
 
-/** 0x01 login (PROTOCOL.md 5.1): DC, 2 guns, v1.5 (0x0F), firmware "REALPILE", LAN, no SIM, carrier "other". */
+/** 0x01 login (docs/protocol.md 5.1): DC, 2 guns, v1.5 (0x0F), firmware "REALPILE", LAN, no SIM, carrier "other". */
 const foreignLogin = () => rawFrame(0x01, FOREIGN + '00020F' + Buffer.from('REALPILE', 'ascii').toString('hex') + '01' + '00'.repeat(10) + '04', '0100');
-/** 0x13 realtime (PROTOCOL.md 5.6), 60 bytes: state 3 charging or 2 idle, plugged in. */
+/** 0x13 realtime (docs/protocol.md 5.6), 60 bytes: state 3 charging or 2 idle, plugged in. */
 function foreignRealtime(gun: number, charging: boolean, seq: string): Buffer {
   const trade = charging ? FOREIGN + '0' + gun + '2612041200000001' : '00'.repeat(16);
   const body =

@@ -1,7 +1,7 @@
 /**
  * The gateway checked by a pile client that is not ours: the client below is written from
  * scratch on node's net module with its own CRC, its own frame building and its own parsing of
- * the replies by the tables of PROTOCOL.md — it imports nothing from src/protocol. It replays real
+ * the replies by the tables of docs/protocol.md — it imports nothing from src/protocol. It replays real
  * captured frames (test/fixtures/external-frames.json, and the device captures of
  * test/fixtures/vectors.json) against a real YkcServer on 127.0.0.1, port 0.
  */
@@ -16,7 +16,7 @@ import { loadVectors, REPO_ROOT, Vector } from '../support/repo';
 
 // ---- the independent pile client ----------------------------------------------------------------
 
-/** 0x68 | L | seq(2) | flag 0 | type | body | CRC low byte first (test/support/raw.ts: its own bit-by-bit CRC-16/MODBUS, PROTOCOL.md 2.1). */
+/** 0x68 | L | seq(2) | flag 0 | type | body | CRC low byte first (test/support/raw.ts: its own bit-by-bit CRC-16/MODBUS, docs/protocol.md 2.1). */
 const buildFrame = frameOf;
 
 const bcd = (digits: string): Buffer => Buffer.from(digits, 'hex');
@@ -24,7 +24,7 @@ const digitsOf = (b: Buffer): string => b.toString('hex');
 const hexOf = (b: Buffer): string => b.toString('hex').toUpperCase();
 const fromHex = (h: string): Buffer => Buffer.from(h.replace(/\s+/g, ''), 'hex');
 
-/** A login body by PROTOCOL.md 5.1: pile, DC, 1 gun, v1.5, firmware, LAN, no SIM, carrier "other". */
+/** A login body by docs/protocol.md 5.1: pile, DC, 1 gun, v1.5, firmware, LAN, no SIM, carrier "other". */
 function loginFrame(pileNo: string, seq: [number, number] = [0, 0]): Buffer {
   const body = Buffer.concat([bcd(pileNo), Buffer.from([0x00, 0x01, 0x0f]), Buffer.from('EXTPILE1', 'ascii'), Buffer.from([0x01]), Buffer.alloc(10), Buffer.from([0x04])]);
   should(body.length).equal(30);
@@ -33,7 +33,7 @@ function loginFrame(pileNo: string, seq: [number, number] = [0, 0]): Buffer {
 const heartbeatFrame = (pileNo: string, gun: number, seq: [number, number]): Buffer => buildFrame(0x03, seq, Buffer.concat([bcd(pileNo), Buffer.from([gun, 0x00])]));
 const modelCheckFrame = (pileNo: string, model: string, seq: [number, number]): Buffer => buildFrame(0x05, seq, Buffer.concat([bcd(pileNo), bcd(model)]));
 
-/** Parses a reply by its PROTOCOL.md table and checks the frame envelope every reply shares. */
+/** Parses a reply by its docs/protocol.md table and checks the frame envelope every reply shares. */
 function expectReply(f: RawFrame, type: number, request: Buffer | null, bodyLength: number): void {
   should(f.type).equal(type, `expected 0x${type.toString(16)}, got 0x${f.type.toString(16)}`);
   should(f.raw[0]).equal(0x68);
@@ -44,7 +44,7 @@ function expectReply(f: RawFrame, type: number, request: Buffer | null, bodyLeng
   if (request) should(hexOf(f.seq)).equal(hexOf(request.subarray(2, 4)), 'a reply copies the request sequence bytes verbatim');
 }
 
-/** CP56Time2a by PROTOCOL.md 3.2. */
+/** CP56Time2a by docs/protocol.md 3.2. */
 function cp56(b: Buffer, o: number): { year: number; month: number; day: number; hour: number; minute: number; ms: number } {
   return {
     ms: b.readUInt16LE(o),
@@ -219,7 +219,7 @@ describe('gateway: an independent pile client replays real captured frames', fun
     p.write(JCPP_0X05_HI);
     const r = await p.next();
     expectReply(r, 0x06, JCPP_0X05_HI, 10);
-    // JCPP's own server answered AD 71 (PROTOCOL.md 2.2): a reply must copy the bytes, not re-read them.
+    // JCPP's own server answered AD 71 (docs/protocol.md 2.2): a reply must copy the bytes, not re-read them.
     should(hexOf(r.seq)).equal('71AD');
     should(digitsOf(r.body.subarray(0, 7))).equal('20231212000010');
     should(digitsOf(r.body.subarray(7, 9))).equal('0000');

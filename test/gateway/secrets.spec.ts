@@ -1,5 +1,5 @@
 /**
- * The OTA FTP password (0x94, PROTOCOL.md §5.6) goes to the pile in clear text, as the protocol wants,
+ * The OTA FTP password (0x94, docs/protocol.md §5.6) goes to the pile in clear text, as the protocol wants,
  * and nowhere else: the gateway's 'sent' and 'frame' events (decoded and raw hex), encoder errors, and `ykc serve --raw` all show it masked. Real TCP, a scripted pile.
  */
 import { PassThrough } from 'stream';

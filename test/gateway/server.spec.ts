@@ -9,7 +9,7 @@ import { hexOf, rawFrame } from '../support/raw';
 import { loadVectors } from '../support/repo';
 
 const PILE = '32010200000001';
-/** Login body from PROTOCOL.md §5.1: DC, 2 guns, v1.5, "V4.1.50", LAN, no SIM, carrier other. */
+/** Login body from docs/protocol.md §5.1: DC, 2 guns, v1.5, "V4.1.50", LAN, no SIM, carrier other. */
 const loginBody = (pile = PILE, version = '0F') => `${pile} 00 02 ${version} 56342E312E353000 01 ${'00'.repeat(10)} 04`;
 const heartbeat = (pile = PILE, gun = '01', seq = '0000') => rawFrame(0x03, `${pile}${gun}00`, seq);
 
@@ -395,7 +395,7 @@ describe('gateway: YkcServer over real TCP', function () {
     server.on('gunState', (c) => states.push(`${c.gunNo}:${c.stateName}`));
     const p = await loggedIn();
     const zeros = '00'.repeat(16);
-    // 0x13: idle, holstered, plugged (PROTOCOL.md §5.2 layout), then charging.
+    // 0x13: idle, holstered, plugged (docs/protocol.md §5.2 layout), then charging.
     const rt = (state: string, plugged: string) =>
       rawFrame(0x13, `${zeros}${PILE}01${state}01${plugged}${'00'.repeat(4)}00${'00'.repeat(8)}${'00'.repeat(20)}`);
     p.write(rt('02', '00'));

@@ -195,7 +195,7 @@ describe('nodes: ykc-billing', function () {
     const v17 = await run({ payload: vectorBody('0x3D', 'simulated'), tariff: flat13.toBody(), ykc: { type: 0x3d } });
     should([v17.port, v17.msg.payload.audit.ok]).eql([0, true]);
 
-    // The 5-tier record of the hand fixtures (bytes from PROTOCOL.md §9): sharp 1.0000 kWh at 1.20, peak 2.5000 at
+    // The 5-tier record of the hand fixtures (bytes from docs/protocol.md §9): sharp 1.0000 kWh at 1.20, peak 2.5000 at
     // 0.95, valley 3.0067 at 0.89, deep valley 1.5000 at 0.30 (0.4500 yuan), total 6.7009, between 11:06 and 12:36.
     const fx = operationFixtures.find((x) => x.title.startsWith('0x3B 5-tier'))!;
     const five = decodeFrame(handFrame(0x3b, fx.body)).body;

@@ -229,7 +229,7 @@ describe('ykc-decode node', function () {
   });
 
   it('strict mode refuses a body longer than its layout (YKC_LENGTH); lenient mode keeps the surplus', async function () {
-    // A heartbeat (PROTOCOL.md §5.1: pile 7, gun 1, state 1) with one byte too many, CRC right.
+    // A heartbeat (docs/protocol.md §5.1: pile 7, gun 1, state 1) with one byte too many, CRC right.
     const hb = '32010200000001';
     const longer = rawFrame(0x03, `${hb} 01 00 EE`, '0100');
 

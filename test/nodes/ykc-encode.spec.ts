@@ -18,10 +18,10 @@ type Flow = helper.TestFlowsItem<any>[]; // eslint-disable-line @typescript-esli
 type Msg = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const PILE = '32010200000001';
-/** Heartbeat reply (PROTOCOL.md §5.1): pile 7 BCD, gun 1 BCD, reply 1 byte; built without our encoder. */
+/** Heartbeat reply (docs/protocol.md §5.1): pile 7 BCD, gun 1 BCD, reply 1 byte; built without our encoder. */
 const HB_REPLY = rawFrame(0x04, `${PILE} 01 00`, '0100');
 
-/** A 0x58 body (PROTOCOL.md §5.1 field names): four levels, loss ratio 0, all slots flat. */
+/** A 0x58 body (docs/protocol.md §5.1 field names): four levels, loss ratio 0, all slots flat. */
 const TARIFF = {
   pileNo: PILE, modelCode: '0100',
   sharpElecPrice: 1.2, sharpServicePrice: 0.8, peakElecPrice: 1, peakServicePrice: 0.6,

@@ -19,7 +19,7 @@ interface External {
 const EXTERNAL = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'test', 'fixtures', 'external-frames.json'), 'utf8')) as External[];
 const frame = (id: string) => Buffer.from(EXTERNAL.find((f) => f.id === id)!.hex, 'hex');
 
-/** 0x01 by PROTOCOL.md 5.1: pile, DC, 1 gun, v1.5, firmware, LAN, no SIM, carrier "other". */
+/** 0x01 by docs/protocol.md 5.1: pile, DC, 1 gun, v1.5, firmware, LAN, no SIM, carrier "other". */
 const login = (pileNo: string) => rawFrame(0x01, `${pileNo}00010F${Buffer.from('EXTPILE2', 'ascii').toString('hex')}01${'00'.repeat(10)}04`, '0000');
 
 async function loggedIn(port: number, pileNo: string): Promise<RawPile> {

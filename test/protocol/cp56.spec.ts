@@ -1,5 +1,5 @@
 /**
- * CP56Time2a with the day-of-week bits (PROTOCOL.md §3.2, byte 4 bits 5–7) and the summer-time bit:
+ * CP56Time2a with the day-of-week bits (docs/protocol.md §3.2, byte 4 bits 5–7) and the summer-time bit:
  * read as the time, flags kept beside it, re-encoded byte for byte. Only impossible values stay raw.
  */
 import should from 'should';
@@ -32,7 +32,7 @@ function cp56Offsets(type: number, bodyLength: number): Array<{ name: string; of
   return layout.fields.flatMap((f, i) => (f.doc.enc === 'CP56Time2a' ? [{ name: f.name, offset: layout.offsets[i] }] : []));
 }
 
-describe('protocol: CP56Time2a day of week and flags (PROTOCOL.md §3.2)', () => {
+describe('protocol: CP56Time2a day of week and flags (docs/protocol.md §3.2)', () => {
   it('reads the issue frame as 2023-12-13 17:04:14, weekday 3, and gives back the same bytes', () => {
     const f = decodeFrame(ISSUE_FRAME);
     should(f.crcValid).not.be.false();

@@ -218,7 +218,7 @@ describe('protocol: encoder validation', () => {
 
   it('times: China wall time, an ISO instant with zone, a Date and epoch ms all give the same CP56 bytes', () => {
     const enc = (time: unknown) => encodeFrame({ type: 0x56, body: { pileNo: PILE, time } }).subarray(13, 20).toString('hex');
-    const want = '98b70e11100314'; // 2020-03-16 17:14:47, PROTOCOL.md §3.2
+    const want = '98b70e11100314'; // 2020-03-16 17:14:47, docs/protocol.md §3.2
     should(enc('2020-03-16 17:14:47')).equal(want);
     should(enc('2020-03-16T09:14:47Z')).equal(want);
     should(enc('2020-03-16T17:14:47+08:00')).equal(want);

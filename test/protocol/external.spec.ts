@@ -78,7 +78,7 @@ const CONSISTENCY: Record<Consistency, (b: DecodedFrame['body']) => void> = {
     should(units(b.meterEnd) - units(b.meterStart)).equal(units(b.totalEnergy), 'meter end − meter start = total energy');
   },
   tradeNoPrefix(b) {
-    // PROTOCOL.md 3.1: pile (14) + gun (2) + … — where a platform follows the rule it pins the offsets.
+    // docs/protocol.md 3.1: pile (14) + gun (2) + … — where a platform follows the rule it pins the offsets.
     should(String(b.tradeNo).slice(0, 16)).equal(`${b.pileNo}${String(b.gunNo).padStart(2, '0')}`);
   },
   tradeTimeIsEnd(b) {

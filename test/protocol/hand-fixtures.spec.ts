@@ -1,5 +1,5 @@
 /**
- * One or more hand-checked frames per frame type. The bytes are written from the PROTOCOL.md
+ * One or more hand-checked frames per frame type. The bytes are written from the docs/protocol.md
  * tables (see each fixture's `source`), framed by hand with an independent bit-by-bit CRC, and
  * never produced by our encoder; the decoded body must match field by field and re-encode to the
  * same bytes.
@@ -14,7 +14,7 @@ import { crcBitwise, handFrame, HandFixture, hexOf, prng } from './hand/support'
 
 const FIXTURES: HandFixture[] = [...registrationFixtures, ...realtimeFixtures, ...operationFixtures, ...settingFixtures];
 
-/** PROTOCOL.md §4 catalogue: body length, or [fixed, per item] for the card lists; 0x3D, 0x3F and 0x39 from §9 (the last two inferred). */
+/** docs/protocol.md §4 catalogue: body length, or [fixed, per item] for the card lists; 0x3D, 0x3F and 0x39 from §9 (the last two inferred). */
 const BODY_LENGTH: Record<number, number | [number, number]> = {
   0x01: 30, 0x02: 8, 0x03: 9, 0x04: 9, 0x05: 9, 0x06: 10, 0x09: 7, 0x0a: 90,
   0x12: 8, 0x13: 60, 0x15: 73, 0x17: 45, 0x19: 39, 0x1b: 32, 0x1d: 28, 0x21: 28, 0x23: 44, 0x25: 31,
@@ -26,11 +26,11 @@ const BODY_LENGTH: Record<number, number | [number, number]> = {
 
 const hx = (t: number): string => '0x' + t.toString(16).toUpperCase().padStart(2, '0');
 
-describe('protocol: hand-checked frames (PROTOCOL.md tables, independent CRC)', () => {
+describe('protocol: hand-checked frames (docs/protocol.md tables, independent CRC)', () => {
   it('the independent CRC and the codec CRC agree: check value and 2000 random inputs', () => {
     should(crcBitwise(Buffer.from('123456789'))).equal(0x4b37);
     should(crc16Modbus(Buffer.from('123456789'))).equal(0x4b37);
-    // PROTOCOL.md §2.1: the official 0x02 example's CRC over the 12 covered bytes is 0x4CDA.
+    // docs/protocol.md §2.1: the official 0x02 example's CRC over the 12 covered bytes is 0x4CDA.
     should(crcBitwise(Buffer.from('0000000255031412782305' + '00', 'hex'))).equal(0x4cda);
     const rnd = prng(7);
     for (let i = 0; i < 2000; i++) {

@@ -1,6 +1,6 @@
 /**
  * Every frame of test/fixtures/vectors.json (real piles, official examples, other projects'
- * fixtures and simulators; PROTOCOL.md §11): CRC verdicts, length refusals, lossless round trips,
+ * fixtures and simulators; docs/protocol.md §11): CRC verdicts, length refusals, lossless round trips,
  * and the values each source states about its own frame.
  */
 import should from 'should';
@@ -13,7 +13,7 @@ const hexUp = (b: Buffer): string => b.toString('hex').toUpperCase();
 const isHiFirst = (v: Vector): boolean => !!v.crc_note && /high byte first/.test(v.crc_note);
 const crcAccepted = (v: Vector): boolean => v.crc_ok || isHiFirst(v);
 
-/** Replaces the length byte (for spec examples whose length byte is wrong, PROTOCOL.md §10 #7). */
+/** Replaces the length byte (for spec examples whose length byte is wrong, docs/protocol.md §10 #7). */
 function withLength(hex: string, bodyLen: number): string {
   return hex.slice(0, 2) + (bodyLen + 4).toString(16).toUpperCase().padStart(2, '0') + hex.slice(4);
 }
@@ -32,7 +32,7 @@ function thrown(fn: () => unknown): YkcError {
 const loose = (hex: string): DecodedFrame => decodeFrame(hex, { verifyCrc: false });
 
 /**
- * Checks of the values a source states in `decoded`, keyed by "type kind". Where PROTOCOL.md §10
+ * Checks of the values a source states in `decoded`, keyed by "type kind". Where docs/protocol.md §10
  * says the document's annotation is wrong, the check follows the bytes and says so.
  */
 const DECODED_CHECKS: Record<string, (v: Vector) => void> = {
@@ -223,7 +223,7 @@ const DECODED_CHECKS: Record<string, (v: Vector) => void> = {
 };
 
 describe('protocol: test vectors (test/fixtures/vectors.json)', () => {
-  it('holds the frames PROTOCOL.md §11 describes', () => {
+  it('holds the frames docs/protocol.md §11 describes', () => {
     should(VECTORS.length).be.above(100);
     should(VECTORS.filter((v) => v.kind === 'device-capture').length).be.above(5);
   });

@@ -1,6 +1,6 @@
 /**
  * Virtual pile: every platform → pile command is answered. Commands are built by hand from the
- * PROTOCOL.md tables where practical (not by our encoder) and the pile's replies are decoded by
+ * docs/protocol.md tables where practical (not by our encoder) and the pile's replies are decoded by
  * the protocol core and re-checked by the platform's own CRC.
  */
 import assert from 'assert/strict';

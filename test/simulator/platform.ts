@@ -9,7 +9,7 @@ import * as net from 'net';
 import { Body, CrcOrder, DecodedFrame, FrameSplitter, YkcError, decodeFrame, encodeFrame } from '../../src/protocol';
 import { Tariff } from '../../src/billing/tariff';
 
-/** CRC-16/MODBUS written out bit by bit, as PROTOCOL.md §2.1 gives it. */
+/** CRC-16/MODBUS written out bit by bit, as docs/protocol.md §2.1 gives it. */
 export function crcBitwise(data: Uint8Array): number {
   let c = 0xffff;
   for (const b of data) {
@@ -106,7 +106,7 @@ export class ScriptedPlatform extends EventEmitter {
     return s;
   }
 
-  /** Sends raw bytes (frames built by hand from PROTOCOL.md tables). */
+  /** Sends raw bytes (frames built by hand from docs/protocol.md tables). */
   sendRaw(conn: Conn, bytes: Buffer): void {
     conn.socket.write(bytes);
   }
@@ -250,7 +250,7 @@ export class ScriptedPlatform extends EventEmitter {
   }
 }
 
-/** The document's worked model (PROTOCOL.md §7): sharp 2.0, peak 3.0, flat 4.0, valley 5.0 + service. */
+/** The document's worked model (docs/protocol.md §7): sharp 2.0, peak 3.0, flat 4.0, valley 5.0 + service. */
 export function sampleTariff(code = '0100'): Tariff {
   const slots = new Array<number>(48).fill(3);
   for (let k = 16; k < 48; k++) slots[k] = 2; // 08:00–24:00 flat

@@ -1,7 +1,7 @@
 /**
  * A pile client that is not ours: node's net module, its own cutting of the byte stream into frames
  * and its own CRC check (test/support/raw.ts), nothing from src/protocol. Tests build what it sends
- * by hand (rawFrame) and read the gateway's replies byte by byte, by the tables of PROTOCOL.md.
+ * by hand (rawFrame) and read the gateway's replies byte by byte, by the tables of docs/protocol.md.
  */
 import * as net from 'net';
 import { crcBitwise } from './raw';

@@ -10,7 +10,7 @@ import { RawFrame, RawPile } from './raw-pile';
 import { loadVectors } from './repo';
 
 const CAPTURED = loadVectors().find((v) => v.type === '0x3B' && v.kind === 'captured (test input)')!;
-/** The captured body (PROTOCOL.md 0x3B, 158 bytes): trade number 0–15, pile 16–22, …, card number 150–157. */
+/** The captured body (docs/protocol.md 0x3B, 158 bytes): trade number 0–15, pile 16–22, …, card number 150–157. */
 export const BASE_BODY = CAPTURED.hex.slice(12, -4);
 export const BASE_PILE = '18220000000155';
 export const BASE_TRADE = BASE_BODY.slice(0, 32);
@@ -28,10 +28,10 @@ export function recordBody(o: { trade?: string; pile?: string; variant?: number 
 
 export const recordFrame = (body: string, seqHex: string): Buffer => rawFrame(0x3b, body, seqHex);
 
-/** PROTOCOL.md 5.1 login body: pile, DC, 1 gun, v1.5, firmware, LAN, no SIM, carrier "other". */
+/** docs/protocol.md 5.1 login body: pile, DC, 1 gun, v1.5, firmware, LAN, no SIM, carrier "other". */
 const loginFrame = (pileNo: string): Buffer => rawFrame(0x01, `${pileNo}00010F${Buffer.from('RECPILE1').toString('hex')}01${'00'.repeat(10)}04`, '0000');
 
-/** 0x40 body by PROTOCOL.md: trade number BCD 16, result 1 byte. */
+/** 0x40 body by docs/protocol.md: trade number BCD 16, result 1 byte. */
 export const ack = (f: RawFrame): { tradeNo: string; result: number; seq: string } => {
   should(f.type).equal(0x40, `expected 0x40, got 0x${f.type.toString(16)}`);
   return { tradeNo: f.body.subarray(0, 16).toString('hex'), result: f.body[16], seq: f.seq.toString('hex') };

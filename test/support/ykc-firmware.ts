@@ -1,5 +1,5 @@
 /**
- * An imperfect pile firmware for adversarial order tests, written from PROTOCOL.md alone: bodies
+ * An imperfect pile firmware for adversarial order tests, written from docs/protocol.md alone: bodies
  * built byte by byte (BCD, little-endian BIN, CP56Time2a), framed by test/support/raw.ts with its
  * own bit-by-bit CRC-16/MODBUS, sent over a plain socket (test/support/raw-pile.ts). Nothing from src/.
  */

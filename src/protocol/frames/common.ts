@@ -1,4 +1,4 @@
-/** Fields shared by many frames: the identifiers of PROTOCOL.md §3.1. */
+/** Fields shared by many frames: the identifiers of docs/protocol.md §3.1. */
 import { bcd, bcdNum, hex, Field } from '../fields';
 
 export const pileNo = (): Field => bcd('pileNo', 7, { values: '14-digit pile number, required' }, { required: true, exact: true });

@@ -8,7 +8,7 @@
  * send fewer, which the audit would then report as mismatches [not known]. Field names are those of
  * 0x3B, so billing and the flows read the three alike; the platform answers all of them with 0x40.
  *
- * The layout is chosen by the body's length (PROTOCOL.md: key on L): a 158-byte body is exactly the
+ * The layout is chosen by the body's length (docs/protocol.md: key on L): a 158-byte body is exactly the
  * 0x3B layout with 5-byte meter readings — firmware that widened the meters but kept the old type code
  * — and is read so (variant "meter5"). Read with 4-byte meters, every field from the meter readings on
  * shifts: a 12.3456 kWh session became 379,584 kWh and ¥192,806, stored and acknowledged.

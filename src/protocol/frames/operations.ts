@@ -1,4 +1,4 @@
-/** 0x31–0x48: starts, stops, transaction records, balances, offline cards (PROTOCOL.md §5.3). */
+/** 0x31–0x48: starts, stops, transaction records, balances, offline cards (docs/protocol.md §5.3). */
 import { ascii, bcd, enumeration, hex, uint, Field } from '../fields';
 import { cp56 } from '../cp56';
 import {

@@ -1,4 +1,4 @@
-/** 0xA1–0xA4: parallel ("dual-gun") charging, V1.6 only (PROTOCOL.md §5.7). */
+/** 0xA1–0xA4: parallel ("dual-gun") charging, V1.6 only (docs/protocol.md §5.7). */
 import { enumeration } from '../fields';
 import { MAIN_AUX } from '../enums';
 import { defineFrame } from '../schema';

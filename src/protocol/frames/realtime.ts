@@ -1,4 +1,4 @@
-/** 0x12–0x25: realtime data and the GB/T 27930 BMS frames (PROTOCOL.md §5.2, §6.5). */
+/** 0x12–0x25: realtime data and the GB/T 27930 BMS frames (docs/protocol.md §5.2, §6.5). */
 import { ascii, bits, enumeration, fieldError, flags, hex, uint, Field } from '../fields';
 import { BATTERY_TYPE, CHARGE_MODE, GUN_STATE, HARDWARE_FAULT_BITS, HOLSTERED, OWNERSHIP, PLUGGED } from '../enums';
 import { defineFrame } from '../schema';

@@ -1,4 +1,4 @@
-/** 0x01–0x0A and 0x57/0x58: login, heartbeat, billing model (PROTOCOL.md §5.1). */
+/** 0x01–0x0A and 0x57/0x58: login, heartbeat, billing model (docs/protocol.md §5.1). */
 import { ascii, bcd, enumeration, fieldError, uint, Field } from '../fields';
 import { CARRIER, FAIL_OK, HEARTBEAT_GUN_STATE, LOGIN_RESULT, MODEL_CHECK, NETWORK, PILE_TYPE } from '../enums';
 import { defineFrame } from '../schema';

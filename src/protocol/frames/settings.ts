@@ -1,4 +1,4 @@
-/** 0x51–0x56, 0x61–0x63, 0x91–0x94: working parameters, time, parking locks, reboot, OTA (PROTOCOL.md §5.4–5.6). */
+/** 0x51–0x56, 0x61–0x63, 0x91–0x94: working parameters, time, parking locks, reboot, OTA (docs/protocol.md §5.4–5.6). */
 import { ascii, enumeration, uint } from '../fields';
 import { cp56 } from '../cp56';
 import { BAY_STATE, FAIL_OK, LOCK_ACTION, LOCK_ALARM, LOCK_RESULT, LOCK_STATE, OTA_STATUS, PILE_MODEL, RUN_WHEN, WORK_STATE } from '../enums';

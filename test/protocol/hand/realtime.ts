@@ -1,4 +1,4 @@
-/** Hand-built 0x12–0x25 bodies from PROTOCOL.md §5.2 (realtime data, GB/T 27930 BMS frames), §6.3, §6.5. */
+/** Hand-built 0x12–0x25 bodies from docs/protocol.md §5.2 (realtime data, GB/T 27930 BMS frames), §6.3, §6.5. */
 import { asciiHex, HandFixture, PILE, PILE_NO, TRADE, TRADE_NO, VIN, VIN_HEX } from './support';
 
 const IDS = [TRADE, PILE, '01']; // trade number BCD 16 · pile BCD 7 · gun BCD 1
@@ -9,7 +9,7 @@ export const realtimeFixtures: HandFixture[] = [
     title: '0x12 read realtime, BCD gun 12',
     type: 0x12,
     name: 'readRealtime',
-    source: 'PROTOCOL.md §5.2 0x12, §3.1 gun BCD',
+    source: 'docs/protocol.md §5.2 0x12, §3.1 gun BCD',
     body: [PILE, '12'],
     expect: { pileNo: PILE_NO, gunNo: 12 },
   },
@@ -17,7 +17,7 @@ export const realtimeFixtures: HandFixture[] = [
     title: '0x13 realtime while charging: scaled values, temperatures +50, two fault bits',
     type: 0x13,
     name: 'realtime',
-    source: 'PROTOCOL.md §5.2 0x13 table, §6.3 fault bitmap',
+    source: 'docs/protocol.md §5.2 0x13 table, §6.3 fault bitmap',
     body: [
       ...IDS,
       '03', // 24 gun state charging
@@ -63,7 +63,7 @@ export const realtimeFixtures: HandFixture[] = [
     title: '0x13 realtime in standby: temperature byte 0 means "n/a" (null), 1 means −49 °C; unnamed fault bits',
     type: 0x13,
     name: 'realtime',
-    source: 'PROTOCOL.md §5.2 0x13 ("0 in standby"), §3.3 temperatures, §6.3 bits 13–15 unused',
+    source: 'docs/protocol.md §5.2 0x13 ("0 in standby"), §3.3 temperatures, §6.3 bits 13–15 unused',
     body: [
       '00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00', // no session
       PILE,
@@ -113,7 +113,7 @@ export const realtimeFixtures: HandFixture[] = [
     title: '0x15 charging handshake (BRM): battery type, year +1985, 3-byte cycle count, VIN',
     type: 0x15,
     name: 'bmsHandshake',
-    source: 'PROTOCOL.md §5.2 0x15 table, §6.6 battery types',
+    source: 'docs/protocol.md §5.2 0x15 table, §6.6 battery types',
     body: [
       ...IDS,
       '01 01 00', // 24 BMS protocol V1.1
@@ -155,7 +155,7 @@ export const realtimeFixtures: HandFixture[] = [
     title: '0x17 parameter configuration (BCP + CML): 0.01 V cells, −400 A current offset, 0.1 % SOC',
     type: 0x17,
     name: 'bmsParams',
-    source: 'PROTOCOL.md §5.2 0x17 table, §3.3',
+    source: 'docs/protocol.md §5.2 0x17 table, §3.3',
     body: [
       ...IDS,
       'A4 01', // 24 420 × 0.01 = 4.20 V
@@ -189,7 +189,7 @@ export const realtimeFixtures: HandFixture[] = [
     title: '0x19 charge end (BSD + CSD)',
     type: 0x19,
     name: 'chargeEnd',
-    source: 'PROTOCOL.md §5.2 0x19',
+    source: 'docs/protocol.md §5.2 0x19',
     body: [
       ...IDS,
       '64', // 24 final SOC 100 %
@@ -217,7 +217,7 @@ export const realtimeFixtures: HandFixture[] = [
     title: '0x1B error (BEM + CEM): 2-bit flags LSB first; a set reserved bit is shown',
     type: 0x1b,
     name: 'bmsError',
-    source: 'PROTOCOL.md §5.2 0x1B table',
+    source: 'docs/protocol.md §5.2 0x1B table',
     body: [
       ...IDS,
       '09', // 24 CRM00 = 01 (bits 0–1), CRMAA = 10 (bits 2–3)
@@ -239,7 +239,7 @@ export const realtimeFixtures: HandFixture[] = [
     title: '0x1D BMS abort (BST): reason, 16-bit fault word LSB first, error byte',
     type: 0x1d,
     name: 'bmsAbort',
-    source: 'PROTOCOL.md §5.2 0x1D, §6.5 BST row',
+    source: 'docs/protocol.md §5.2 0x1D, §6.5 BST row',
     body: [
       ...IDS,
       '01', // 24 SOC target reached = 01
@@ -266,7 +266,7 @@ export const realtimeFixtures: HandFixture[] = [
     title: '0x21 charger abort (CST)',
     type: 0x21,
     name: 'chargerAbort',
-    source: 'PROTOCOL.md §5.2 0x21, §6.5 CST row',
+    source: 'docs/protocol.md §5.2 0x21, §6.5 CST row',
     body: [
       ...IDS,
       '04', // 24 manual stop (bits 2–3) = 01
@@ -284,7 +284,7 @@ export const realtimeFixtures: HandFixture[] = [
     title: '0x23 demand & output: the real lambda capture values (negative currents, 12-bit cell voltage + group)',
     type: 0x23,
     name: 'bmsDemand',
-    source: 'PROTOCOL.md §5.2 0x23 table and its real example',
+    source: 'docs/protocol.md §5.2 0x23 table and its real example',
     body: [
       ...IDS,
       '60 1B', // 24 700.8 V
@@ -320,7 +320,7 @@ export const realtimeFixtures: HandFixture[] = [
     title: '0x25 BMS status (BSM): +1 offsets, temperatures, 2-bit status fields',
     type: 0x25,
     name: 'bmsStatus',
-    source: 'PROTOCOL.md §5.2 0x25 table',
+    source: 'docs/protocol.md §5.2 0x25 table',
     body: [
       ...IDS,
       '0B', // 24 cell 11 + 1 = 12

@@ -1,4 +1,4 @@
-/** Hand-built 0x01–0x0A, 0x57, 0x58 bodies from PROTOCOL.md §5.1 (login, heartbeat, billing model). */
+/** Hand-built 0x01–0x0A, 0x57, 0x58 bodies from docs/protocol.md §5.1 (login, heartbeat, billing model). */
 import { asciiHex, HandFixture, PILE, PILE_NO } from './support';
 
 const slots = (...runs: Array<[number, number]>): number[] => runs.flatMap(([level, n]) => new Array<number>(n).fill(level));
@@ -11,7 +11,7 @@ export const registrationFixtures: HandFixture[] = [
     title: '0x01 login, DC pile, protocol 1.6, SIM network',
     type: 0x01,
     name: 'login',
-    source: 'PROTOCOL.md §5.1 0x01 table',
+    source: 'docs/protocol.md §5.1 0x01 table',
     seq: '0000',
     body: [
       PILE, // 0 pile number BCD 7
@@ -41,7 +41,7 @@ export const registrationFixtures: HandFixture[] = [
     title: '0x01 login, AC pile, protocol 1.5, 8-character firmware with no NUL, LAN, China Unicom',
     type: 0x01,
     name: 'login',
-    source: 'PROTOCOL.md §5.1 0x01 table, §6.6 network/carrier',
+    source: 'docs/protocol.md §5.1 0x01 table, §6.6 network/carrier',
     seq: 'E891',
     body: [
       '12 34 56 20 23 03 78', // 0 pile 12345620230378
@@ -71,7 +71,7 @@ export const registrationFixtures: HandFixture[] = [
     title: '0x01 login, unassigned carrier code 0x01 decodes as "unknown" and still round-trips',
     type: 0x01,
     name: 'login',
-    source: 'PROTOCOL.md §5.1 0x01 table (0x01 unassigned)',
+    source: 'docs/protocol.md §5.1 0x01 table (0x01 unassigned)',
     body: [PILE, '00', '02', '0F', asciiHex('1.10.23', 8), '03', '00 00 00 00 00 00 00 00 00 00', '01'],
     expect: {
       pileNo: PILE_NO,
@@ -91,7 +91,7 @@ export const registrationFixtures: HandFixture[] = [
     title: '0x02 login reply, accepted',
     type: 0x02,
     name: 'loginReply',
-    source: 'PROTOCOL.md §5.1 0x02',
+    source: 'docs/protocol.md §5.1 0x02',
     body: [PILE, '00'],
     expect: { pileNo: PILE_NO, result: 0, resultName: 'accepted' },
   },
@@ -99,7 +99,7 @@ export const registrationFixtures: HandFixture[] = [
     title: '0x02 login reply, rejected',
     type: 0x02,
     name: 'loginReply',
-    source: 'PROTOCOL.md §5.1 0x02',
+    source: 'docs/protocol.md §5.1 0x02',
     body: [PILE, '01'],
     expect: { pileNo: PILE_NO, result: 1, resultName: 'rejected' },
   },
@@ -107,7 +107,7 @@ export const registrationFixtures: HandFixture[] = [
     title: '0x03 heartbeat, gun 1 normal',
     type: 0x03,
     name: 'heartbeat',
-    source: 'PROTOCOL.md §5.1 0x03',
+    source: 'docs/protocol.md §5.1 0x03',
     body: [PILE, '01', '00'],
     expect: { pileNo: PILE_NO, gunNo: 1, gunState: 0, gunStateName: 'normal' },
   },
@@ -115,7 +115,7 @@ export const registrationFixtures: HandFixture[] = [
     title: '0x03 heartbeat, BCD gun 12 in fault',
     type: 0x03,
     name: 'heartbeat',
-    source: 'PROTOCOL.md §3.1 (gun BCD 1), §5.1 0x03',
+    source: 'docs/protocol.md §3.1 (gun BCD 1), §5.1 0x03',
     body: [PILE, '12', '01'],
     expect: { pileNo: PILE_NO, gunNo: 12, gunState: 1, gunStateName: 'fault' },
   },
@@ -123,7 +123,7 @@ export const registrationFixtures: HandFixture[] = [
     title: '0x03 heartbeat with one vendor byte appended: kept as extra',
     type: 0x03,
     name: 'heartbeat',
-    source: 'PROTOCOL.md §9 (易联桩 heartbeat +1 byte)',
+    source: 'docs/protocol.md §9 (易联桩 heartbeat +1 byte)',
     body: [PILE, '01', '00', '55'],
     expect: { pileNo: PILE_NO, gunNo: 1, gunState: 0, gunStateName: 'normal', extra: '55' },
   },
@@ -131,7 +131,7 @@ export const registrationFixtures: HandFixture[] = [
     title: '0x04 heartbeat reply',
     type: 0x04,
     name: 'heartbeatReply',
-    source: 'PROTOCOL.md §5.1 0x04',
+    source: 'docs/protocol.md §5.1 0x04',
     body: [PILE, '02', '00'],
     expect: { pileNo: PILE_NO, gunNo: 2, reply: 0 },
   },
@@ -139,7 +139,7 @@ export const registrationFixtures: HandFixture[] = [
     title: '0x05 billing-model check, model 0100',
     type: 0x05,
     name: 'billingModelCheck',
-    source: 'PROTOCOL.md §5.1 0x05',
+    source: 'docs/protocol.md §5.1 0x05',
     body: [PILE, '01 00'],
     expect: { pileNo: PILE_NO, modelCode: '0100' },
   },
@@ -147,7 +147,7 @@ export const registrationFixtures: HandFixture[] = [
     title: '0x06 check reply, model 0062 differs',
     type: 0x06,
     name: 'billingModelCheckReply',
-    source: 'PROTOCOL.md §5.1 0x06',
+    source: 'docs/protocol.md §5.1 0x06',
     body: [PILE, '00 62', '01'],
     expect: { pileNo: PILE_NO, modelCode: '0062', result: 1, resultName: 'different' },
   },
@@ -155,7 +155,7 @@ export const registrationFixtures: HandFixture[] = [
     title: '0x09 billing-model request',
     type: 0x09,
     name: 'billingModelRequest',
-    source: 'PROTOCOL.md §5.1 0x09',
+    source: 'docs/protocol.md §5.1 0x09',
     body: [PILE],
     expect: { pileNo: PILE_NO },
   },
@@ -163,7 +163,7 @@ export const registrationFixtures: HandFixture[] = [
     title: '0x0A billing model: four levels, 48 half-hour slots',
     type: 0x0a,
     name: 'billingModel',
-    source: 'PROTOCOL.md §5.1 0x0A/0x58 table, §7',
+    source: 'docs/protocol.md §5.1 0x0A/0x58 table, §7',
     body: [
       PILE,
       '01 00', // 7 model code 0100
@@ -197,7 +197,7 @@ export const registrationFixtures: HandFixture[] = [
     title: '0x57 model-push reply, success',
     type: 0x57,
     name: 'tariffSetReply',
-    source: 'PROTOCOL.md §5.1 0x57 (0x00 fail / 0x01 success)',
+    source: 'docs/protocol.md §5.1 0x57 (0x00 fail / 0x01 success)',
     body: [PILE, '01'],
     expect: { pileNo: PILE_NO, result: 1, resultName: 'ok' },
   },
@@ -205,7 +205,7 @@ export const registrationFixtures: HandFixture[] = [
     title: '0x58 model push: largest 4-byte rate, all slots flat',
     type: 0x58,
     name: 'tariffSet',
-    source: 'PROTOCOL.md §5.1 0x0A/0x58 table',
+    source: 'docs/protocol.md §5.1 0x0A/0x58 table',
     body: [
       PILE,
       '12 34', // model 1234

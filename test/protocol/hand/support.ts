@@ -1,10 +1,10 @@
 /**
- * Independent helpers for hand-built frames: a bit-by-bit CRC-16/MODBUS written from PROTOCOL.md
+ * Independent helpers for hand-built frames: a bit-by-bit CRC-16/MODBUS written from docs/protocol.md
  * §2.1 (not the codec's table routine) and a frame assembler that only concatenates hex.
  * Nothing here calls the codec, so fixtures built with it check the codec from outside.
  */
 
-/** CRC-16/MODBUS, the ten-line routine of PROTOCOL.md §2.1: init 0xFFFF, reflected poly 0xA001. */
+/** CRC-16/MODBUS, the ten-line routine of docs/protocol.md §2.1: init 0xFFFF, reflected poly 0xA001. */
 export function crcBitwise(bytes: Uint8Array): number {
   let c = 0xffff;
   for (const b of bytes) {
@@ -65,14 +65,14 @@ export function prng(seed: number): () => number {
   };
 }
 
-/** One hand-checked frame: bytes written from a PROTOCOL.md table and the body we expect. */
+/** One hand-checked frame: bytes written from a docs/protocol.md table and the body we expect. */
 export interface HandFixture {
   /** What the case shows. */
   title: string;
   type: number;
   /** Frame name the decoder must report. */
   name: string;
-  /** The PROTOCOL.md table (or other source) the bytes were written from. */
+  /** The docs/protocol.md table (or other source) the bytes were written from. */
   source: string;
   /** Body hex, one entry per field, in table order. */
   body: string[];
@@ -90,5 +90,5 @@ export const TRADE_NO = '32010200000001012510101106330001';
 /** VIN used throughout: LGXCE4CB5M0123456 (17 characters). */
 export const VIN = 'LGXCE4CB5M0123456';
 export const VIN_HEX = '4C 47 58 43 45 34 43 42 35 4D 30 31 32 33 34 35 36';
-/** The same VIN back to front, as 0x31/0xA1 carry it (PROTOCOL.md §3.1). */
+/** The same VIN back to front, as 0x31/0xA1 carry it (docs/protocol.md §3.1). */
 export const VIN_REVERSED_HEX = '36 35 34 33 32 31 30 4D 35 42 43 34 45 43 58 47 4C';

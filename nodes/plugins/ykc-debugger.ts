@@ -11,8 +11,8 @@ import type { NodeAPI } from 'node-red';
 import type { Request, Response } from 'express';
 import { GatewayTap, TapBatch } from '../../src/gateway/tap';
 import { ALL_FRAMES, schemaForName, schemaForType, YkcError } from '../../src/protocol';
-import { downFrameForms } from '../shared/frame-forms';
-import type { YkcServerNode } from '../shared/server-node';
+import { downFrameForms } from '../../nodes/shared/frame-forms';
+import type { YkcServerNode } from '../../nodes/shared/server-node';
 
 const WATCHER_RE = /^[\w.-]{1,64}$/;
 const PILE_RE = /^\d{14}$/;

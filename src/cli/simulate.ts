@@ -12,7 +12,8 @@ const USAGE = `usage: ykc simulate --port P [--host 127.0.0.1] [--piles 1] [--gu
                     [--power KW] [--session-minutes 10-60] [--seed N] [--quiet]
 Runs virtual piles (distinct pile numbers from --base) against a YKC platform. --speed X runs the piles'
 clock X times faster (heartbeats, realtime data and charging all scale). --duration is in real seconds.
-Prints a summary line on stderr every second and a JSON report on stdout at the end.`;
+Prints a summary line on stderr every second and a JSON report on stdout at the end. Exit 1 when no pile ever
+logged in (nothing listening, every login refused).`;
 
 function num(flags: Record<string, string | true>, name: string, dflt: number, min: number, max: number, integer = true): number {
   const v = flags[name];
@@ -157,5 +158,6 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       stats: s,
     }),
   );
-  return 0;
+  // A run in which no pile ever got in is a failure a script must see, whatever the report says.
+  return s.logins > 0 ? 0 : 1;
 }

@@ -113,11 +113,11 @@ describe('simulator: fleet and `ykc simulate`', function () {
     assert.ok(report.stats.logins >= 3);
   });
 
-  it('`ykc simulate` against a closed port says so (ECONNREFUSED on stderr, in the summary and the report)', async () => {
+  it('`ykc simulate` against a closed port says so (ECONNREFUSED on stderr, in the summary and the report) and exits 1', async () => {
     const closed = await freePort();
     const f = fakeIo();
     const code = await run(['--port', String(closed), '--piles', '2', '--duration', '1.5'], f.io);
-    assert.equal(code, 0);
+    assert.equal(code, 1, 'no pile ever logged in: exit 1');
     const problem = f.err.map((l) => (l.startsWith('{') ? JSON.parse(l) : null)).find((x) => x && x.event === 'problem');
     assert.ok(problem, `a problem line on stderr: ${f.err.join(' | ')}`);
     assert.equal(problem.errno, 'ECONNREFUSED');

@@ -48,7 +48,7 @@ export class BoundedMap<V> {
 
   /** Oldest first. */
   *entries(): IterableIterator<[string, V]> {
-    for (const [k, n] of this.liveOrder()) yield [k, this.map.get(k)!.v];
+    for (const [k] of this.liveOrder()) yield [k, this.map.get(k)!.v];
   }
 
   keys(): IterableIterator<string> {
